@@ -1,0 +1,1 @@
+"""Chunk matching between versions of one work, offset mode, aligned-pair table."""

@@ -1,0 +1,1 @@
+"""Decoding, resampling, CQT and augmentation. Knows nothing of Kedro or of our other areas."""

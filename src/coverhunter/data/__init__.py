@@ -1,0 +1,1 @@
+"""Manifest schema, dataset sources (one module per format), samplers and chunking."""

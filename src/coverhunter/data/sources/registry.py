@@ -1,0 +1,46 @@
+"""Source name -> the module that lists its performances."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# Each module has `list_performances(options) -> DataFrame(perf_id, work_id, path[, split], ...)`.
+SOURCE_MODULES = {
+    "csv": "csv_source",
+    "folder": "folder",
+    "shs100k": "shs100k",
+    "datacos": "datacos",
+    "covers80": "covers80",
+    "discogs_vi": "discogs_vi",
+}
+SOURCES = ("synthetic", *SOURCE_MODULES)
+
+
+def list_source(ingest: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    """The raw listing of the source the ingest parameters name (rendering it first if synthetic)."""
+    source = ingest["source"]
+    if source == "synthetic":
+        from coverhunter.data.sources.synthetic import (
+            SyntheticConfig,
+            generate_synthetic_collection,
+        )
+
+        settings = dict(ingest["synthetic"])
+        root = Path(settings.pop("root"))
+        return generate_synthetic_collection(root, SyntheticConfig(**settings), seed)
+    if source not in SOURCE_MODULES:
+        raise ValueError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
+    options = {
+        "path": ingest.get("path"),
+        "audio_root": ingest.get("audio_root"),
+        **dict(ingest.get("options") or {}),
+    }
+    if options["path"] is None:
+        raise ValueError(f"ingest.source {source!r} needs ingest.path (its listing file or folder)")
+    module = importlib.import_module(f"coverhunter.data.sources.{SOURCE_MODULES[source]}")
+    return module.list_performances(options)

@@ -1,0 +1,1 @@
+"""MIREX-protocol metrics, reports and plots. Scores rankings, never a model."""

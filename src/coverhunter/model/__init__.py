@@ -1,0 +1,1 @@
+"""The CoverHunter network, its pooling variants and losses. Sees tensors only."""

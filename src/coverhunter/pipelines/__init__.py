@@ -1,0 +1,1 @@
+"""Kedro pipelines: thin glue between the catalog and the library areas."""

@@ -1,0 +1,22 @@
+from kedro.pipeline import Node, Pipeline
+
+from coverhunter.pipelines.feature_cqt import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.compute_cqt,
+                inputs=[
+                    "manifest",
+                    "cqt_cache_state",
+                    "params:feature_cqt",
+                    "params:ingest",
+                    "params:device",
+                ],
+                outputs=["cqt_features", "cqt_fingerprints"],
+                name="compute_cqt_node",
+            ),
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Chunk embeddings of whole tracks, faiss indexes, track-level ranking."""

@@ -1,0 +1,9 @@
+"""Kedro project settings. kedro-mlflow registers its hooks itself through its entry point."""
+
+from kedro.config import OmegaConfigLoader
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+}

@@ -1,0 +1,40 @@
+"""Shared fixtures: a throw-away copy of the Kedro project and a tiny synthetic collection."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project folder (our conf/ and pyproject.toml, empty data/) to run sessions in.
+
+    Runs happen there, so MLflow's sqlite store, data and plots land in the temp dir.
+    """
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
+    shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    (project / "src").mkdir()  # bootstrap_project wants it; the package itself is installed
+    for layer in (
+        "01_raw",
+        "02_intermediate",
+        "04_feature",
+        "06_models",
+        "07_model_output",
+        "08_reporting",
+    ):
+        (project / "data" / layer).mkdir(parents=True)
+    monkeypatch.chdir(project)
+    return project

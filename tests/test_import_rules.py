@@ -1,0 +1,89 @@
+"""The layout's import rules (../shared/style.md), checked on the source with `ast`."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "coverhunter"
+
+# What each library area may import: third-party top-level names and our own areas.
+ALLOWED = {
+    "audio": ({"torch", "torchaudio", "nnAudio", "numpy", "scipy", "soundfile"}, set()),
+    "data": ({"pandas", "numpy", "torch", "soundfile", "scipy", "tqdm"}, {"audio"}),
+    "model": ({"torch", "torchaudio"}, set()),
+    "training": ({"torch", "numpy", "mlflow", "tqdm"}, {"model", "data", "device"}),
+    "alignment": ({"torch", "numpy", "pandas"}, set()),
+    "retrieval": ({"faiss", "torch", "numpy", "pandas"}, {"model", "data"}),
+    "evaluation": ({"torch", "numpy", "pandas", "matplotlib", "sklearn"}, {"retrieval"}),
+    "datasets": (
+        {"kedro", "fsspec", "numpy", "pandas", "torch", "safetensors", "faiss"},
+        {"model", "retrieval"},
+    ),
+}
+STDLIB_OK = {"__future__"}
+KEDRO_OK = {"datasets", "pipelines", "pipeline_registry", "settings", "hooks", "cli"}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _area_files(area: str) -> list[Path]:
+    return sorted((PACKAGE / area).rglob("*.py"))
+
+
+def _is_stdlib(name: str) -> bool:
+    import sys
+
+    return name.split(".", maxsplit=1)[0] in sys.stdlib_module_names or name in STDLIB_OK
+
+
+@pytest.mark.parametrize("area", sorted(ALLOWED))
+def test_library_areas_import_only_what_the_layout_allows(area):
+    third_party, ours = ALLOWED[area]
+    problems = []
+    for path in _area_files(area):
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if _is_stdlib(name):
+                continue
+            if top == "coverhunter":
+                parts = name.split(".")
+                other = parts[1] if len(parts) > 1 else ""
+                if other != area and other not in ours:
+                    problems.append(f"{path.relative_to(PACKAGE)} imports {name}")
+            elif top not in third_party:
+                problems.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_only_wiring_imports_kedro():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        area = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        if area in KEDRO_OK:
+            continue
+        if any(
+            name.split(".")[0] in {"kedro", "kedro_datasets", "kedro_mlflow"}
+            for name in _imports(path)
+        ):
+            offenders.append(str(path.relative_to(PACKAGE)))
+    assert not offenders, offenders
+
+
+def test_pipelines_do_not_import_each_other():
+    offenders = []
+    for path in (PACKAGE / "pipelines").rglob("*.py"):
+        own = path.relative_to(PACKAGE / "pipelines").parts[0]
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[:2] == ["coverhunter", "pipelines"] and len(parts) > 2 and parts[2] != own:
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not offenders, offenders
