@@ -26,6 +26,12 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
+    # MLflow caches its store per URI string, so a relative sqlite URI would follow the first test's
+    # folder; each project gets an absolute one.
+    mlflow_yml = project / "conf" / "base" / "mlflow.yml"
+    mlflow_yml.write_text(
+        mlflow_yml.read_text().replace("sqlite:///mlflow.db", f"sqlite:///{project}/mlflow.db")
+    )
     (project / "src").mkdir()  # bootstrap_project wants it; the package itself is installed
     for layer in (
         "01_raw",

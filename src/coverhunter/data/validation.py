@@ -71,7 +71,7 @@ def check_recording(path: str, config: ValidationConfig) -> RecordingCheck:
 def _id_problems(listing: pd.DataFrame) -> pd.Series:
     """Reason per row for empty ids and repeated perf_ids (the first occurrence is kept)."""
     reasons = pd.Series([None] * len(listing), index=listing.index, dtype=object)
-    for column in ("perf_id", "work_id"):
+    for column in ("perf_id", "work_id", "path"):
         empty = listing[column].isna() | (listing[column].astype(str).str.strip() == "")
         reasons[empty & reasons.isna()] = f"empty {column}"
     first_path = listing.groupby("perf_id", sort=False).path.transform("first")

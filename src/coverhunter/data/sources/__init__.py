@@ -1,0 +1,1 @@
+"""One module per collection format; each returns the raw listing of performances."""
