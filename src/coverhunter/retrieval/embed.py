@@ -1,0 +1,89 @@
+"""Chunk embeddings of whole tracks: cut a track's CQT on the chunk grid, embed in batches.
+
+The chunk grid is `coverhunter.data.chunking.chunk_starts` (tail kept), so row `i` of the result
+is the chunk starting at frame `i * hop_frames` for every caller: alignment, indexing, queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+
+from coverhunter.data.chunking import chunk_starts, cut_chunks
+
+EmbedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def embed_track_chunks(
+    embed_fn: EmbedFn,
+    features: np.ndarray | torch.Tensor,
+    chunk_frames: int,
+    batch_size: int,
+    hop_frames: int | None = None,
+    min_tail_frames: int = 1,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Embeddings `(N, D)` on the CPU of the chunks of one track's `features (T, F)`.
+
+    Args:
+        embed_fn: `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`, e.g. a model's `embed` in eval
+            mode; called under `torch.no_grad()`.
+        chunk_frames: frames per chunk; `hop_frames` between chunk starts (default: `chunk_frames`,
+            the paper's non-overlapping inference chunks).
+        batch_size: chunks per `embed_fn` call.
+        min_tail_frames: a tail shorter than this is dropped (see `chunk_starts`).
+        device: where `embed_fn` runs; chunks go there and embeddings come back.
+
+    Row `i` belongs to `chunk_starts(T, chunk_frames, hop_frames, True, min_tail_frames)[i]`.
+    """
+    features = torch.as_tensor(features)
+    assert features.ndim == 2, f"features must be (T, F), got {tuple(features.shape)}"
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    hop = chunk_frames if hop_frames is None else hop_frames
+    starts = chunk_starts(features.shape[0], chunk_frames, hop, True, min_tail_frames)
+    chunks, lengths = cut_chunks(features, starts, chunk_frames)
+    out = []
+    with torch.no_grad():
+        for lo in range(0, chunks.shape[0], batch_size):
+            batch = chunks[lo : lo + batch_size].to(device)
+            emb = embed_fn(batch, lengths[lo : lo + batch_size].to(device))
+            assert emb.ndim == 2 and emb.shape[0] == batch.shape[0], (
+                f"embed_fn must return (B, D), got {tuple(emb.shape)} for B={batch.shape[0]}"
+            )
+            out.append(emb.detach().float().cpu())
+    return torch.cat(out)
+
+
+def embed_collection(
+    embed_fn: EmbedFn,
+    features: Iterable[tuple[str, np.ndarray | torch.Tensor]],
+    chunk_frames: int,
+    batch_size: int,
+    frame_rate: float,
+    hop_frames: int | None = None,
+    min_tail_frames: int = 1,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Chunk embeddings of many tracks, stacked for `build_index`.
+
+    `features` yields `(perf_id, features (T, F))`. Returns `chunks (N, D)`, `chunk_perf_ids (N,)`
+    str and `chunk_starts_s (N,)` (start frame / `frame_rate`), tracks in the order given.
+    """
+    if frame_rate <= 0:
+        raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+    hop = chunk_frames if hop_frames is None else hop_frames
+    embeddings, perf_ids, starts_s = [], [], []
+    for perf_id, track in features:
+        emb = embed_track_chunks(
+            embed_fn, track, chunk_frames, batch_size, hop, min_tail_frames, device
+        )
+        embeddings.append(emb)
+        perf_ids.append(np.full(emb.shape[0], perf_id, dtype=object))
+        starts = chunk_starts(int(track.shape[0]), chunk_frames, hop, True, min_tail_frames)
+        starts_s.append(starts.astype(np.float64) / frame_rate)
+    if not embeddings:
+        raise ValueError("embed_collection got no tracks")
+    return torch.cat(embeddings), np.concatenate(perf_ids).astype(str), np.concatenate(starts_s)

@@ -1,0 +1,66 @@
+"""Whole-track chunk embedding on the shared chunk grid."""
+
+import numpy as np
+import pytest
+import torch
+
+from coverhunter.retrieval.embed import embed_collection, embed_track_chunks
+
+
+class FirstFrameAndLength:
+    """An embedder whose output says which chunk it saw: (first frame's value, chunk length)."""
+
+    def __init__(self) -> None:
+        self.batch_sizes: list[int] = []
+
+    def __call__(self, cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        assert cqt.ndim == 3 and lengths.ndim == 1
+        self.batch_sizes.append(cqt.shape[0])
+        return torch.stack([cqt[:, 0, 0], lengths.float()], dim=1)
+
+
+def _features(n_frames: int) -> np.ndarray:
+    return np.stack([np.arange(n_frames), np.ones(n_frames)], axis=1).astype(np.float32)
+
+
+def test_rows_follow_the_chunk_grid_with_the_tail_kept():
+    embed = FirstFrameAndLength()
+    out = embed_track_chunks(embed, _features(10), chunk_frames=4, batch_size=2)
+    # Starts 0, 4 (full) and 8 (tail of 2 frames, kept and padded).
+    assert out.tolist() == [[0.0, 4.0], [4.0, 4.0], [8.0, 2.0]]
+    assert embed.batch_sizes == [2, 1]
+
+
+def test_overlapping_hop_and_dropped_short_tail():
+    out = embed_track_chunks(
+        FirstFrameAndLength(),
+        _features(10),
+        chunk_frames=4,
+        batch_size=8,
+        hop_frames=3,
+        min_tail_frames=2,
+    )
+    # Grid 0, 3, 6 covers frames 0..9 entirely: no tail.
+    assert out.tolist() == [[0.0, 4.0], [3.0, 4.0], [6.0, 4.0]]
+    short_tail = embed_track_chunks(
+        FirstFrameAndLength(), _features(9), chunk_frames=4, batch_size=8, min_tail_frames=2
+    )
+    assert short_tail[:, 0].tolist() == [0.0, 4.0]  # 1 frame after 8 is fewer than 2
+
+
+def test_embed_collection_stacks_tracks_with_ids_and_seconds():
+    chunks, perf_ids, starts_s = embed_collection(
+        FirstFrameAndLength(),
+        [("12", _features(10)), ("112", _features(3))],
+        chunk_frames=4,
+        batch_size=4,
+        frame_rate=2.0,
+    )
+    assert chunks[:, 0].tolist() == [0.0, 4.0, 8.0, 0.0]
+    assert perf_ids.tolist() == ["12", "12", "12", "112"]
+    assert starts_s.tolist() == [0.0, 2.0, 4.0, 0.0]
+
+
+def test_bad_batch_size_is_rejected():
+    with pytest.raises(ValueError, match="batch_size"):
+        embed_track_chunks(FirstFrameAndLength(), _features(4), chunk_frames=2, batch_size=0)
