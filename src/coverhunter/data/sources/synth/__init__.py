@@ -1,0 +1,1 @@
+"""The synthetic cover-song generator's parts: score, composition, arrangement, voices, render."""
