@@ -109,7 +109,9 @@ def validate_recordings(
     rejects = listing.loc[rejected, ["path", "perf_id"]].assign(reason=reasons[rejected])
     for row in rejects.itertuples():
         logger.warning("rejected %s (perf_id %s): %s", row.path, row.perf_id, row.reason)
-    usable = pd.concat([listing[~rejected], facts[~rejected]], axis=1)
+    # Our own measurements replace any the source listed under the same names.
+    kept = listing.drop(columns=[c for c in facts.columns if c in listing.columns])
+    usable = pd.concat([kept[~rejected], facts[~rejected]], axis=1)
     usable = usable.astype(
         {"duration_s": float, "sample_rate": int, "channels": int, "truncated": bool}
     )

@@ -1,0 +1,264 @@
+"""The CoverHunter network (paper Section II-A/B, Fig. 2b), read top to bottom.
+
+CQT (B,T,96) -> BatchNorm over bins (in place of CMVN) -> conv2d subsampling x4 in time ->
+N Conformer blocks -> time pooling -> linear bottleneck to ``embedding_dim`` (``embedding``,
+seen by the triplet loss) -> BN-neck (``neck``, seen by the classifier, focal loss and by
+default the center loss) -> linear classifier without bias (only when ``n_classes > 0``).
+
+Retrieval (``embed``) uses the pre-neck ``embedding``, L2-normalised, as the authors'
+``compute_embed`` does; ``retrieval_embedding="neck"`` switches to the post-neck vector.
+
+Inputs shorter than ``min_frames`` (the subsampling's receptive field: 7 frames at x4) raise a
+ValueError naming the length; pad on the caller's side if such chunks must be embedded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coverhunter.model.conformer import (
+    POSITIONAL_ENCODINGS,
+    Conformer,
+    lengths_to_padding_mask,
+    masked_batch_norm,
+)
+from coverhunter.model.pooling import POOLINGS, build_pooling
+
+__all__ = ["CoverHunter", "CoverHunterConfig", "CoverHunterOutput"]
+
+RETRIEVAL_EMBEDDINGS = ("pre_neck", "neck")
+
+
+@dataclass
+class CoverHunterConfig:
+    """Every architectural setting of CoverHunter; paper values are the defaults.
+
+    Authors' code (Liu-Feng-deeplearning/CoverHunter) differs in: d_model 128, ffn_dim 256,
+    pool_mask_prob 0.0 (no random mask).
+    """
+
+    n_bins: int = 96
+    subsampling: int = 4
+    d_model: int = 256
+    n_heads: int = 4
+    ffn_dim: int = 1024
+    n_blocks: int = 6
+    kernel_size: int = 15
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    positional_encoding: str = "relative"
+    pooling: str = "attentive"
+    # The paper masks attention randomly without giving a rate; 0.1 is our choice.
+    pool_mask_prob: float = 0.1
+    gem_p: float = 3.0
+    embedding_dim: int = 128
+    n_classes: int = 0
+    retrieval_embedding: str = "pre_neck"
+
+    def __post_init__(self) -> None:
+        positive = ("n_bins", "d_model", "n_heads", "ffn_dim", "n_blocks", "embedding_dim")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.subsampling < 2 or self.subsampling & (self.subsampling - 1):
+            raise ValueError(f"subsampling={self.subsampling} must be a power of two >= 2")
+        if self.n_bins < 2 * self.subsampling - 1:
+            raise ValueError(f"n_bins={self.n_bins} too few for subsampling={self.subsampling}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if self.kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size={self.kernel_size} must be odd")
+        for name in ("dropout", "attention_dropout", "pool_mask_prob"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if self.positional_encoding not in POSITIONAL_ENCODINGS:
+            raise ValueError(
+                f"positional_encoding={self.positional_encoding!r}; "
+                f"expected one of {POSITIONAL_ENCODINGS}"
+            )
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling={self.pooling!r}; expected one of {POOLINGS}")
+        if self.gem_p <= 0:
+            raise ValueError(f"gem_p={self.gem_p} must be positive")
+        if self.n_classes < 0:
+            raise ValueError(f"n_classes={self.n_classes} must be >= 0")
+        if self.retrieval_embedding not in RETRIEVAL_EMBEDDINGS:
+            raise ValueError(
+                f"retrieval_embedding={self.retrieval_embedding!r}; "
+                f"expected one of {RETRIEVAL_EMBEDDINGS}"
+            )
+
+    def to_dict(self) -> dict:
+        """Plain dict, JSON-serialisable; ``CoverHunterConfig(**d)`` rebuilds it."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class CoverHunterOutput:
+    """What one forward pass yields.
+
+    Attributes:
+        embedding: (B,D) pre-neck embedding (bottleneck output), for the triplet loss.
+        neck: (B,D) after the BN-neck, for the classifier and center loss.
+        logits: (B,C) classifier logits, or None when the model has no classifier.
+    """
+
+    embedding: torch.Tensor
+    neck: torch.Tensor
+    logits: torch.Tensor | None
+
+
+class _Conv2dSubsampling(nn.Module):
+    """Stride-2 3x3 conv2d + ReLU, log2(factor) times, then Linear to ``d_model``.
+
+    Time and frequency both shrink by ``(n - 1) // 2`` per conv; a valid output frame only sees
+    valid input frames, so padding cannot leak in.
+    (B,T,F) -> (B,T',d_model), T' = ((T - 1) // 2 ...) applied log2(factor) times.
+    """
+
+    def __init__(self, n_bins: int, d_model: int, factor: int):
+        super().__init__()
+        self.n_convs = factor.bit_length() - 1
+        layers: list[nn.Module] = []
+        for i in range(self.n_convs):
+            layers += [nn.Conv2d(1 if i == 0 else d_model, d_model, 3, stride=2), nn.ReLU()]
+        self.conv = nn.Sequential(*layers)
+        self.out = nn.Linear(d_model * self.output_length(n_bins), d_model)
+
+    def output_length(self, length: int | torch.Tensor) -> int | torch.Tensor:
+        for _ in range(self.n_convs):
+            length = (length - 1) // 2
+        return length
+
+    def min_length(self) -> int:
+        """Shortest input that yields one output frame."""
+        length = 1
+        for _ in range(self.n_convs):
+            length = 2 * length + 1
+        return length
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.unsqueeze(1))  # (B,d,T',F')
+        batch, channels, frames, bins = y.shape
+        return self.out(y.transpose(1, 2).reshape(batch, frames, channels * bins))
+
+
+class CoverHunter(nn.Module):
+    """Conformer CSI embedder; see the module docstring for the data flow.
+
+    Args:
+        config: the architecture.
+        generator: RNG for the weight initialisation (global RNG when None).
+
+    Example:
+        >>> model = CoverHunter(CoverHunterConfig(d_model=32, n_blocks=1, n_classes=10))
+        >>> out = model(torch.randn(2, 100, 96), torch.tensor([100, 80]))
+        >>> out.embedding.shape, out.logits.shape
+        (torch.Size([2, 128]), torch.Size([2, 10]))
+    """
+
+    def __init__(self, config: CoverHunterConfig, generator: torch.Generator | None = None):
+        super().__init__()
+        self.config = config
+        self.input_norm = nn.BatchNorm1d(config.n_bins)
+        self.subsampling = _Conv2dSubsampling(config.n_bins, config.d_model, config.subsampling)
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.encoder = Conformer(
+            input_dim=config.d_model,
+            num_heads=config.n_heads,
+            ffn_dim=config.ffn_dim,
+            num_layers=config.n_blocks,
+            depthwise_conv_kernel_size=config.kernel_size,
+            dropout=config.dropout,
+            attention_dropout=config.attention_dropout,
+            positional_encoding=config.positional_encoding,
+        )
+        self.pooling = build_pooling(
+            config.pooling, config.d_model, mask_prob=config.pool_mask_prob, gem_p=config.gem_p
+        )
+        self.bottleneck = nn.Linear(self.pooling.out_dim, config.embedding_dim, bias=False)
+        self.neck = nn.BatchNorm1d(config.embedding_dim)
+        self.classifier = (
+            nn.Linear(config.embedding_dim, config.n_classes, bias=False)
+            if config.n_classes > 0
+            else None
+        )
+        self._init_weights(generator)
+
+    @property
+    def min_frames(self) -> int:
+        """Shortest chunk, in CQT frames, the model accepts."""
+        return self.subsampling.min_length()
+
+    def _init_weights(self, generator: torch.Generator | None = None) -> None:
+        """Xavier-uniform weights and zero biases for linear/conv layers; norms at identity.
+
+        The BN-neck's shift is frozen at zero (bag-of-tricks BNNeck, as the authors do), so the
+        classifier sees a centred feature.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight, generator=generator)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm1d | nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        for name, parameter in self.named_parameters():
+            if name.endswith(("pos_bias_u", "pos_bias_v")):
+                nn.init.xavier_uniform_(parameter, generator=generator)
+        self.neck.bias.requires_grad_(False)
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        """Number of (trainable) parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def forward(self, cqt: torch.Tensor, lengths: torch.Tensor) -> CoverHunterOutput:
+        """Embed a batch of zero-padded CQT chunks.
+
+        Args:
+            cqt: (B,T,n_bins) float.
+            lengths: (B,) long, valid frames per chunk, each in [min_frames, T].
+
+        Returns:
+            CoverHunterOutput with embedding/neck (B,D) and logits (B,C) or None.
+        """
+        if cqt.ndim != 3 or cqt.shape[-1] != self.config.n_bins:
+            raise ValueError(f"cqt shape {tuple(cqt.shape)}; expected (B,T,{self.config.n_bins})")
+        if lengths.ndim != 1 or lengths.shape[0] != cqt.shape[0]:
+            raise ValueError(f"lengths shape {tuple(lengths.shape)}; expected ({cqt.shape[0]},)")
+        shortest, longest = int(lengths.min()), int(lengths.max())
+        if shortest < self.min_frames:
+            raise ValueError(
+                f"chunk length {shortest} frames is shorter than the model's minimum "
+                f"{self.min_frames} frames (subsampling x{self.config.subsampling})"
+            )
+        if longest > cqt.shape[1]:
+            raise ValueError(f"length {longest} exceeds the padded length {cqt.shape[1]}")
+        lengths = lengths.to(cqt.device)
+        x = masked_batch_norm(
+            self.input_norm, cqt, lengths_to_padding_mask(lengths, cqt.shape[1])
+        )  # (B,T,F)
+        x = self.input_dropout(self.subsampling(x))  # (B,T',d)
+        lengths = self.subsampling.output_length(lengths)
+        x, lengths = self.encoder(x, lengths)
+        pooled = self.pooling(x, lengths_to_padding_mask(lengths, x.shape[1]))  # (B,P)
+        embedding = self.bottleneck(pooled).float()  # (B,D)
+        neck = self.neck(embedding)
+        logits = self.classifier(neck).float() if self.classifier is not None else None
+        return CoverHunterOutput(embedding=embedding, neck=neck, logits=logits)
+
+    def embed(self, cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """L2-normalised retrieval embedding; (B,T,n_bins), (B,) -> (B,D).
+
+        Uses ``config.retrieval_embedding`` ("pre_neck" by default). Call in eval mode (e.g.
+        under ``torch.inference_mode()``) for deterministic output.
+        """
+        output = self.forward(cqt, lengths)
+        vectors = output.embedding if self.config.retrieval_embedding == "pre_neck" else output.neck
+        return F.normalize(vectors.float(), dim=-1)

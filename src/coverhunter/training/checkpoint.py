@@ -1,0 +1,63 @@
+"""Training checkpoints: plain state dicts written with ``torch.save``, read with
+``torch.load(weights_only=True)``, named by a fingerprint of everything that shapes the run.
+
+A checkpoint is a dict:
+``fingerprint`` str, ``step`` int (optimizer steps done), ``finished`` bool, ``model``,
+``loss``, ``optimizer``, ``scaler`` state dicts, ``rng`` (torch CPU and CUDA states),
+``best`` (``metric``, ``step``, ``state`` (a model state dict or None), ``since_best``),
+``history`` (list of metric dicts) and ``stopped_early`` bool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from coverhunter.training.config import RESUME_INDEPENDENT_FIELDS, TrainingConfig
+
+__all__ = ["checkpoint_path", "load_checkpoint", "run_fingerprint", "save_checkpoint"]
+
+
+def run_fingerprint(
+    model_config: dict[str, Any],
+    loss_config: dict[str, Any],
+    training_config: TrainingConfig,
+    class_counts: list[float],
+    world_size: int,
+) -> str:
+    """Hex digest of what decides a run's trajectory (not max_steps, logging or device)."""
+    training = {
+        k: v for k, v in training_config.to_dict().items() if k not in RESUME_INDEPENDENT_FIELDS
+    }
+    identity = {
+        "model": model_config,
+        "loss": loss_config,
+        "training": training,
+        "class_counts": class_counts,
+        "world_size": world_size,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def checkpoint_path(checkpoint_dir: Path, fingerprint: str) -> Path:
+    """Where the run with this fingerprint keeps its latest checkpoint."""
+    return Path(checkpoint_dir) / f"checkpoint-{fingerprint[:16]}.pt"
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Write atomically: a killed write never leaves a truncated checkpoint behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    torch.save(checkpoint, partial)
+    os.replace(partial, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint onto the CPU without unpickling arbitrary objects."""
+    return torch.load(Path(path), map_location="cpu", weights_only=True)
