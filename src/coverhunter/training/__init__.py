@@ -1,7 +1,7 @@
 """The one training loop shared by the coarse and fine stages."""
 
-from coverhunter.training.config import TrainingConfig
 from coverhunter.device import resolve_device
+from coverhunter.training.config import TrainingConfig
 from coverhunter.training.distributed import run_distributed
 from coverhunter.training.loop import TrainingResult, Validate, train
 from coverhunter.training.metric_logging import (

@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from coverhunter.device import resolve_device
 from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.model.losses import CoverHunterLoss
 from coverhunter.training.checkpoint import (
@@ -43,7 +44,6 @@ from coverhunter.training.checkpoint import (
     save_checkpoint,
 )
 from coverhunter.training.config import TrainingConfig
-from coverhunter.device import resolve_device
 from coverhunter.training.metric_logging import MetricLogger
 from coverhunter.training.optimizer import build_optimizer
 from coverhunter.training.schedule import get_lr
