@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Optional system tools: ffmpeg decodes m4a/opus/webm. Installed when missing and apt is usable;
-# without it those formats are rejected with a clear reason and everything else works.
+# Optional system tools, installed when missing and apt is usable: ffmpeg decodes m4a/opus/webm
+# (without it those formats are rejected with a clear reason); fluidsynth and a General-MIDI
+# soundfont render the music21 corpus for the rendered_corpus source.
 system-deps:
 	@if ! command -v ffmpeg >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -28,6 +29,16 @@ system-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) \
 	      || echo "ffmpeg could not be installed: m4a/opus/webm recordings will be rejected"; \
 	  else echo "ffmpeg not found and cannot be installed here: m4a/opus/webm recordings will be rejected"; fi; \
+	fi
+	@# FluidSynth and a General-MIDI soundfont render the music21 corpus (ingest.source: rendered_corpus).
+	@if ! command -v fluidsynth >/dev/null 2>&1 || { ! ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 \
+	    && ! ls /usr/share/soundfonts/*.sf2 >/dev/null 2>&1; }; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing fluidsynth and fluid-soundfont-gm (rendered_corpus source)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      fluidsynth fluid-soundfont-gm >/dev/null) \
+	      || echo "fluidsynth could not be installed: the rendered_corpus source will fail (apt-get install fluidsynth fluid-soundfont-gm)"; \
+	  else echo "fluidsynth or a General-MIDI soundfont is missing and cannot be installed here: the rendered_corpus source needs them (Debian: apt-get install fluidsynth fluid-soundfont-gm; macOS: brew install fluid-synth and an .sf2 soundfont)"; fi; \
 	fi
 
 setup: $(STAMP) system-deps

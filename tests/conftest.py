@@ -21,6 +21,13 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     Runs happen there, so MLflow's sqlite store, data and plots land in the temp dir.
     """
+    project = make_project(tmp_path)
+    monkeypatch.chdir(project)
+    return project
+
+
+def make_project(tmp_path: Path) -> Path:
+    """Our conf/ and pyproject.toml in `tmp_path/project`, with empty data layers."""
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
@@ -42,5 +49,4 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "08_reporting",
     ):
         (project / "data" / layer).mkdir(parents=True)
-    monkeypatch.chdir(project)
     return project

@@ -10,12 +10,22 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "coverhunter"
 # What each library area may import: third-party top-level names and our own areas.
 ALLOWED = {
     "audio": ({"torch", "torchaudio", "nnAudio", "numpy", "scipy", "soundfile"}, set()),
-    "data": ({"pandas", "numpy", "torch", "soundfile", "scipy", "tqdm"}, {"audio"}),
+    "data": (
+        {"pandas", "numpy", "torch", "soundfile", "scipy", "tqdm", "music21"},
+        {"audio", "device"},
+    ),
     "model": ({"torch", "torchaudio"}, set()),
-    "training": ({"torch", "numpy", "mlflow", "tqdm"}, {"model", "data", "device"}),
+    "training": ({"torch", "numpy", "mlflow", "tqdm", "safetensors"}, {"model", "data", "device"}),
     "alignment": ({"torch", "numpy", "pandas"}, set()),
     "retrieval": ({"faiss", "torch", "numpy", "pandas"}, {"model", "data"}),
-    "evaluation": ({"torch", "numpy", "pandas", "matplotlib", "sklearn"}, {"retrieval"}),
+    "evaluation": (
+        {"torch", "numpy", "pandas", "matplotlib", "sklearn", "essentia"},
+        {"retrieval"},
+    ),
+    "serving": (
+        {"mlflow", "torch", "numpy", "pandas", "safetensors"},
+        {"audio", "data", "model", "retrieval", "device"},
+    ),
     "datasets": (
         {"kedro", "fsspec", "numpy", "pandas", "torch", "safetensors", "faiss"},
         {"model", "retrieval"},

@@ -23,25 +23,31 @@ def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture
-def lineage(kedro_project):
-    _kedro(kedro_project, "viz", "build")
-    return json.loads((kedro_project / "build" / "api" / "main").read_text())
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The `kedro viz build` output of a fresh project copy: the API folder."""
+    from conftest import make_project
+
+    project = make_project(tmp_path_factory.mktemp("viz"))
+    _kedro(project, "viz", "build")
+    return project / "build" / "api"
 
 
-def test_lineage_holds_every_pipeline_and_its_datasets(lineage):
+@pytest.fixture(scope="module")
+def lineage(built):
+    return json.loads((built / "main").read_text())
+
+
+def test_lineage_holds_every_pipeline_and_its_datasets(built, lineage):
     registered = register_pipelines()
     assert {p["id"] for p in lineage["pipelines"]} == set(registered)
-    datasets = defaultdict(set)
-    for node in lineage["nodes"]:
-        if node["type"] in {"data", "parameters"}:
-            for pipeline in node["pipelines"]:
-                datasets[pipeline].add(node["name"])
     for name, pipeline in registered.items():
+        graph = json.loads((built / "pipelines" / name).read_text())
+        nodes = {n["name"]: n for n in graph["nodes"] if n["type"] == "data"}
         expected = {d for d in pipeline.datasets() if not d.startswith("params:")}
-        assert expected <= datasets[name], (name, expected - datasets[name])
-    layered = [n for n in lineage["nodes"] if n["type"] == "data"]
-    assert all(n.get("layer") for n in layered), [n["name"] for n in layered if not n.get("layer")]
+        assert expected <= set(nodes), (name, expected - set(nodes))
+        unlayered = [d for d in expected if not nodes[d].get("layer")]
+        assert not unlayered, (name, unlayered)
 
 
 def test_stages_are_linked_in_order_through_datasets(lineage):
@@ -67,8 +73,8 @@ def test_stages_are_linked_in_order_through_datasets(lineage):
         assert reachable(stage_nodes[upstream]) & stage_nodes[downstream], (upstream, downstream)
 
 
-def test_catalog_describe_datasets_lists_each_stage(kedro_project):
-    output = _kedro(kedro_project, "catalog", "describe-datasets").stdout
+def test_catalog_describe_datasets_lists_each_stage(built):
+    output = _kedro(built.parents[1], "catalog", "describe-datasets").stdout
     for stage in STAGES:
         assert f"{stage}:" in output
     assert "manifest" in output and "cqt_features" in output

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from nnAudio.features import CQT1992v2, CQT2010v2
 
-_KERNELS = {"1992v2": CQT1992v2, "2010v2": CQT2010v2}
+from coverhunter.audio.fast_cqt import MultirateCQT
+
+_KERNELS = {"1992v2": CQT1992v2, "2010v2": CQT2010v2, "multirate": MultirateCQT}
 
 
 @dataclass(frozen=True)

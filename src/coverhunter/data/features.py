@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -113,3 +113,18 @@ def compute_cqt_features(
         }
     )
     return features, table
+
+
+def load_features(
+    partitions: Mapping[str, Callable[[], np.ndarray]], perf_ids: Iterable[str]
+) -> dict[str, np.ndarray]:
+    """Materialise the lazily loaded feature partitions of `perf_ids`; missing ones are logged."""
+    features, missing = {}, []
+    for perf_id in perf_ids:
+        if perf_id in partitions:
+            features[perf_id] = np.asarray(partitions[perf_id](), dtype=np.float32)
+        else:
+            missing.append(perf_id)
+    if missing:
+        logger.warning("no CQT features for %d performances, e.g. %s", len(missing), missing[:5])
+    return features

@@ -10,12 +10,15 @@ file, white, pink and brown noise are generated instead, so noise mixing always 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from coverhunter.audio.io import AUDIO_EXTENSIONS, AudioDecodeError, load_audio
+from coverhunter.audio.augment import AugmentConfig, Augmenter
+from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt
+from coverhunter.audio.io import AUDIO_EXTENSIONS, AudioDecodeError, load_audio, peak_normalise
 
 logger = logging.getLogger(__name__)
 
@@ -107,3 +110,23 @@ def load_noise_bank(
         bank.append(_checked(extract(audio), name))
     logger.info("Noise bank: %d generated clips of %.1f s", len(bank), duration_s)
     return bank
+
+
+def make_augmenter(
+    augment: Mapping[str, Any],
+    noise_dir: str | Path | None,
+    cqt: CQTConfig,
+    seed: int,
+) -> Augmenter:
+    """The paper's on-the-fly augmentations, with noise log-CQTs from `noise_dir` (or generated)."""
+    config = AugmentConfig(**dict(augment))
+    bank = None
+    if config.noise_prob > 0:
+        extractor = CQTExtractor(cqt)
+        bank = load_noise_bank(
+            Path(noise_dir) if noise_dir else None,
+            lambda audio: log_cqt(peak_normalise(audio), extractor),
+            cqt.sample_rate,
+            np.random.default_rng(seed),
+        )
+    return Augmenter(config, bank)

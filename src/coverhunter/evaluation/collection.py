@@ -51,14 +51,20 @@ def embed_tracks(
     frame_rate: float,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    min_tail_frames: int = 1,
 ) -> TrackEmbeddings:
-    """Chunk embeddings (non-overlapping chunks, tail kept) of every track of the set."""
+    """Chunk embeddings (non-overlapping chunks, tail kept) of every track of the set.
+
+    A tail shorter than `min_tail_frames` is dropped (see `chunk_starts`); indexing and the
+    final evaluation pass the gallery's setting so every embedder sees the same chunks.
+    """
     chunks, chunk_perf_ids, starts_s = embed_collection(
         embed_fn,
         ((p, tracks.features[p]) for p in tracks.perf_ids),
         chunk_frames,
         batch_size,
         frame_rate,
+        min_tail_frames=min_tail_frames,
         device=device,
     )
     position = {perf_id: i for i, perf_id in enumerate(tracks.perf_ids)}
@@ -85,9 +91,12 @@ def score_embedder(
     frame_rate: float,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    min_tail_frames: int = 1,
 ) -> dict[str, float | int]:
     """mAP, MR1, hit_rate, P@10, n_queries of the embedder on the track set (MIREX protocol)."""
-    embeddings = embed_tracks(embed_fn, tracks, chunk_frames, frame_rate, batch_size, device)
+    embeddings = embed_tracks(
+        embed_fn, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
+    )
     distances = all_against_all_distances(embeddings, len(tracks.perf_ids))
     return mirex_metrics(
         distances, tracks.work_ids, tracks.work_ids, tracks.perf_ids, tracks.perf_ids
@@ -100,6 +109,7 @@ def make_validator(
     frame_rate: float,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    min_tail_frames: int = 1,
 ) -> Callable[[torch.nn.Module], float]:
     """`validate(model) -> mAP` on the track set, in eval mode; the caller's mode is restored."""
 
@@ -108,7 +118,7 @@ def make_validator(
         model.eval()
         try:
             metrics = score_embedder(
-                model.embed, tracks, chunk_frames, frame_rate, batch_size, device
+                model.embed, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
             )
         finally:
             model.train(was_training)

@@ -44,6 +44,9 @@ class CoverHunterConfig:
 
     n_bins: int = 96
     subsampling: int = 4
+    # Channels of the conv2d subsampling; 0 = d_model (authors). It dominates the CPU cost of a
+    # small model, so the CPU configuration narrows it.
+    subsampling_channels: int = 0
     d_model: int = 256
     n_heads: int = 4
     ffn_dim: int = 1024
@@ -65,6 +68,8 @@ class CoverHunterConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.subsampling_channels < 0:
+            raise ValueError(f"subsampling_channels={self.subsampling_channels} must be >= 0")
         if self.subsampling < 2 or self.subsampling & (self.subsampling - 1):
             raise ValueError(f"subsampling={self.subsampling} must be a power of two >= 2")
         if self.n_bins < 2 * self.subsampling - 1:
@@ -121,14 +126,14 @@ class _Conv2dSubsampling(nn.Module):
     (B,T,F) -> (B,T',d_model), T' = ((T - 1) // 2 ...) applied log2(factor) times.
     """
 
-    def __init__(self, n_bins: int, d_model: int, factor: int):
+    def __init__(self, n_bins: int, d_model: int, factor: int, channels: int):
         super().__init__()
         self.n_convs = factor.bit_length() - 1
         layers: list[nn.Module] = []
         for i in range(self.n_convs):
-            layers += [nn.Conv2d(1 if i == 0 else d_model, d_model, 3, stride=2), nn.ReLU()]
+            layers += [nn.Conv2d(1 if i == 0 else channels, channels, 3, stride=2), nn.ReLU()]
         self.conv = nn.Sequential(*layers)
-        self.out = nn.Linear(d_model * self.output_length(n_bins), d_model)
+        self.out = nn.Linear(channels * self.output_length(n_bins), d_model)
 
     def output_length(self, length: int | torch.Tensor) -> int | torch.Tensor:
         for _ in range(self.n_convs):
@@ -166,7 +171,12 @@ class CoverHunter(nn.Module):
         super().__init__()
         self.config = config
         self.input_norm = nn.BatchNorm1d(config.n_bins)
-        self.subsampling = _Conv2dSubsampling(config.n_bins, config.d_model, config.subsampling)
+        self.subsampling = _Conv2dSubsampling(
+            config.n_bins,
+            config.d_model,
+            config.subsampling,
+            config.subsampling_channels or config.d_model,
+        )
         self.input_dropout = nn.Dropout(config.dropout)
         self.encoder = Conformer(
             input_dim=config.d_model,

@@ -18,7 +18,7 @@ SOURCE_MODULES = {
     "covers80": "covers80",
     "discogs_vi": "discogs_vi",
 }
-SOURCES = ("synthetic", *SOURCE_MODULES)
+SOURCES = ("synthetic", "rendered_corpus", *SOURCE_MODULES)
 
 
 def list_source(ingest: Mapping[str, Any], seed: int) -> pd.DataFrame:
@@ -33,6 +33,10 @@ def list_source(ingest: Mapping[str, Any], seed: int) -> pd.DataFrame:
         settings = dict(ingest["synthetic"])
         root = Path(settings.pop("root"))
         return generate_synthetic_collection(root, SyntheticConfig(**settings), seed)
+    if source == "rendered_corpus":
+        from coverhunter.data.sources.rendered_corpus import list_rendered_corpus
+
+        return list_rendered_corpus(ingest["rendered_corpus"], seed)
     if source not in SOURCE_MODULES:
         raise ValueError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
     options = {

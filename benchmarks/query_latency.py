@@ -1,0 +1,575 @@
+"""Per-query latency at scale: decode, CQT, model and retrieval, against the paper's 316 ms.
+
+    .venv/bin/python benchmarks/query_latency.py [--tracks 1000000] [--threads 2] [--queries 50]
+
+One query is a 4-minute recording (a 44.1 kHz stereo FLAC this script writes to a temp dir):
+decode + resample to 16 kHz, log-CQT, the paper's model (6 Conformer blocks, d 256, FFN 1024,
+random weights: speed does not depend on them) on its 45 s chunks, then a track-level search
+(`search_tracks`: nearest chunks, min distance per track) of a gallery of `--tracks` tracks x
+`--chunks-per-track` synthetic chunk embeddings (dim 128) in each index type.
+
+Tables printed:
+1. CQT implementations on the same 4-minute signal (librosa refuses 96 bins from 32 Hz at 16 kHz,
+   so it runs at 94), with the largest dB difference from nnAudio 1992v2 on cells above -60 dB.
+2. The model in float32, int8 dynamic quantisation (Linear layers) and bfloat16 autocast, with
+   the worst cosine between each variant's chunk embeddings and float32's. The fastest variant
+   within `--cosine-tolerance` is used for the total.
+3. Each index over a parameter sweep (HNSW efSearch, IVF-PQ nprobe): median and p95 latency over
+   `--queries` queries, recall@1 and recall@10 of tracks against exact search on the same gallery,
+   build time, and memory per million tracks (faiss structures; the perf-id map beside them is
+   listed apart). The cheapest setting with recall@10 >= `--target-recall` goes to the total.
+4. Total per query per index type, and its ratio to the paper's Table III (316 ms on 2 cores).
+
+The gallery is synthetic but clustered like a CSI collection: works with `--versions-per-work`
+versions each; a version's direction is at cosine `--track-cos` to its work's, a chunk at
+`--chunk-cos` to its version's. A query is a gallery track's chunks perturbed to cosine
+`--query-cos` (6 chunks, as a 4-minute query has), so its true neighbours are its own work.
+HNSW is built on at most `--hnsw-max-tracks` tracks (its build runs at a few thousand vectors per
+second on 2 cores); its recall is measured against exact search on that same gallery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import soundfile as sf
+import torch
+
+from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt
+from coverhunter.audio.io import load_audio, peak_normalise
+from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
+from coverhunter.retrieval.embed import embed_track_chunks
+from coverhunter.retrieval.index import ChunkIndex, build_index, search_tracks
+from coverhunter.retrieval.index import add as add_to_index
+from coverhunter.retrieval.quantize import autocast_embed, cosine_agreement, quantize_linear_int8
+
+PAPER_MS = {"CQT": 192.0, "model": 54.0, "retrieval": 70.0, "total": 316.0}  # Table III
+FILE_RATE = 44100  # the FLAC's own rate: decoding includes resampling, as for real queries
+
+
+# ---------------------------------------------------------------- machine and timing
+
+
+def machine_header(args: argparse.Namespace) -> str:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        model = names[0] if names else model
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return (
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}  {model}, "
+        f"{os.cpu_count()} CPUs, load average {load}\n"
+        f"torch {torch.__version__}, faiss {faiss.__version__}, python "
+        f"{platform.python_version()}, {args.threads} threads, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
+    )
+
+
+@dataclass
+class Timing:
+    """Wall-clock median and p95, and the median process CPU time (all threads), in ms.
+
+    On a machine shared with other jobs the wall clock includes waiting for a core; the CPU time
+    is the work itself (for a stage that keeps both threads busy, wall ~ CPU / threads).
+    """
+
+    median: float
+    p95: float
+    cpu: float
+
+    @classmethod
+    def of(cls, wall_s: list[float], cpu_s: list[float]) -> Timing:
+        return cls(
+            1e3 * statistics.median(wall_s),
+            1e3 * float(np.percentile(wall_s, 95)),
+            1e3 * statistics.median(cpu_s),
+        )
+
+
+def timed(fn: Callable[[], object], repeats: int) -> Timing:
+    """Timing of `repeats` calls, after one warm-up call."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return Timing.of(wall, cpu)
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    print(f"\n{title}")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=True)))
+
+
+# ---------------------------------------------------------------- audio
+
+
+def music_like(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """`(S, 2)` float32 stereo: a melody, a bass line and a chord pad of harmonic notes, plus noise.
+
+    Notes change every 0.25-1 s, so the CQT sees onsets and moving partials as in real music.
+    """
+    n = int(seconds * rate)
+    notes = []
+    while sum(len(x) for x in notes) < n:
+        notes.append(np.full(int(rate * rng.uniform(0.25, 1.0)), rng.integers(0, 36)))
+    pitch = np.concatenate(notes)[:n]  # semitones above the voice's root, per sample
+    out = np.zeros((n, 2), dtype=np.float64)
+    for root_hz, level, pan in ((55.0, 0.5, 0.3), (220.0, 0.35, 0.7), (110.0, 0.25, 0.5)):
+        freq = root_hz * 2 ** (((pitch + rng.integers(0, 12)) % 24) / 12)
+        phase = 2 * np.pi * np.cumsum(freq) / rate
+        voice = sum(0.6**h * np.sin((h + 1) * phase) for h in range(5))
+        out[:, 0] += level * (1 - pan) * voice
+        out[:, 1] += level * pan * voice
+    out += 0.02 * rng.standard_normal(out.shape)
+    return (0.9 * out / np.abs(out).max()).astype(np.float32)
+
+
+def write_recording(path: Path, seconds: float, rng: np.random.Generator) -> Path:
+    sf.write(str(path), music_like(seconds, FILE_RATE, rng), FILE_RATE, format="FLAC")
+    return path
+
+
+def decode(path: Path, rate: int) -> np.ndarray:
+    return peak_normalise(load_audio(path, rate))
+
+
+# ---------------------------------------------------------------- CQT
+
+
+def db_difference(out: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(max, median) absolute dB difference over the cells in `mask`."""
+    diff = np.abs(out - reference)[mask]
+    return float(diff.max()), float(np.median(diff))
+
+
+def cqt_rows(audio: np.ndarray, config: CQTConfig, methods: list[str], repeats: int) -> dict:
+    """Median ms and dB difference from 1992v2 per CQT implementation."""
+    results = {}
+    reference = log_cqt(audio, CQTExtractor(CQTConfig(**{**config.to_dict(), "method": "1992v2"})))
+    audible = reference > -60.0
+    for method in methods:
+        if method == "librosa":
+            try:
+                import librosa
+            except ImportError:
+                continue
+            bins = config.n_bins - 2  # its top filter would pass Nyquist at 96
+
+            def run(bins=bins):
+                magnitude = np.abs(
+                    librosa.cqt(
+                        audio,
+                        sr=config.sample_rate,
+                        hop_length=config.hop_length,
+                        fmin=config.fmin,
+                        n_bins=bins,
+                        bins_per_octave=config.bins_per_octave,
+                    )
+                )
+                db = 20 * np.log10(magnitude + config.amin)
+                return (db - db.max()).T
+
+            out = run()
+            diff = db_difference(out, reference[: len(out), :bins], audible[: len(out), :bins])
+            results[f"librosa.cqt ({bins} bins)"] = (timed(run, repeats), diff)
+            continue
+        extractor = CQTExtractor(CQTConfig(**{**config.to_dict(), "method": method}))
+        out = log_cqt(audio, extractor)
+        diff = db_difference(out, reference, audible)
+        name = f"CQTExtractor {method} ({config.n_bins} bins)"
+        results[name] = (timed(lambda e=extractor: log_cqt(audio, e), repeats), diff)
+    return results
+
+
+# ---------------------------------------------------------------- model
+
+
+def model_rows(
+    features: np.ndarray, chunk_frames: int, repeats: int
+) -> dict[str, tuple[Timing, float, Callable]]:
+    """Per variant: (timing, worst cosine to float32, embed function)."""
+    model = CoverHunter(CoverHunterConfig(), generator=torch.Generator().manual_seed(0)).eval()
+    variants = {
+        "float32": model.embed,
+        "int8 dynamic (Linear)": quantize_linear_int8(model).embed,
+        "bfloat16 autocast": autocast_embed(model.embed),
+    }
+    n_chunks = -(-features.shape[0] // chunk_frames)
+
+    def embed(fn):
+        with torch.inference_mode():
+            return embed_track_chunks(fn, features, chunk_frames, batch_size=n_chunks)
+
+    reference = embed(model.embed)
+    results = {}
+    for name, fn in variants.items():
+        agreement = cosine_agreement(reference, embed(fn))
+        results[name] = (timed(lambda fn=fn: embed(fn), repeats), agreement, fn)
+    return results
+
+
+# ---------------------------------------------------------------- gallery
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def mix(direction: np.ndarray, cos: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit vectors at cosine ~`cos` to the unit rows of `direction` (random other component)."""
+    noise = unit(rng.standard_normal(direction.shape, dtype=np.float32))
+    return unit(cos * direction + np.sqrt(1 - cos**2) * noise).astype(np.float32)
+
+
+def make_gallery(args: argparse.Namespace, rng: np.random.Generator) -> np.ndarray:
+    """`(tracks * chunks, dim)` float32 unit chunk embeddings; track t belongs to work t // V."""
+    n_works = -(-args.tracks // args.versions_per_work)
+    works = unit(rng.standard_normal((n_works, args.dim), dtype=np.float32))
+    out = np.empty((args.tracks * args.chunks_per_track, args.dim), dtype=np.float32)
+    block = 100_000
+    for lo in range(0, args.tracks, block):
+        hi = min(lo + block, args.tracks)
+        tracks = mix(works[np.arange(lo, hi) // args.versions_per_work], args.track_cos, rng)
+        chunks = mix(np.repeat(tracks, args.chunks_per_track, axis=0), args.chunk_cos, rng)
+        out[lo * args.chunks_per_track : hi * args.chunks_per_track] = chunks
+    return out
+
+
+def make_queries(
+    gallery: np.ndarray, n_tracks: int, args: argparse.Namespace, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """`--queries` arrays `(query_chunks, dim)`: a gallery track's chunks (cycled), perturbed."""
+    sources = rng.choice(n_tracks, size=args.queries, replace=False)
+    rows = np.arange(args.query_chunks) % args.chunks_per_track
+    return [mix(gallery[t * args.chunks_per_track + rows], args.query_cos, rng) for t in sources]
+
+
+def index_bytes(index: faiss.Index) -> int:
+    """Bytes held by the faiss structures of a flat, HNSW-flat or IVF-PQ index."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexHNSWFlat):
+        hnsw = index.hnsw
+        storage = faiss.downcast_index(index.storage)
+        graph = hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4
+        return storage.codes.size() + graph
+    if isinstance(index, faiss.IndexIVFPQ):
+        lists = index.invlists
+        quantizer = index.quantizer.ntotal * index.d * 4
+        return (
+            lists.compute_ntotal() * (lists.code_size + 8)
+            + quantizer
+            + index.pq.centroids.size() * 4
+        )
+    return index.codes.size()
+
+
+# ---------------------------------------------------------------- retrieval
+
+
+def search_all(index: ChunkIndex, queries: list[np.ndarray], args) -> tuple[Timing, list]:
+    """Timing over the queries (one at a time) and each query's top `--k-tracks` perf ids."""
+    wall, cpu, hits = [], [], []
+    search_tracks(index, queries[0], args.k_tracks, args.k_chunks)  # warm-up
+    for query in queries:
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = search_tracks(index, query, args.k_tracks, args.k_chunks)[0]
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        hits.append(result.perf_ids.tolist())
+    return Timing.of(wall, cpu), hits
+
+
+def recall(hits: list[list[str]], truth: list[list[str]], k: int) -> float:
+    return float(
+        np.mean(
+            [len(set(h[:k]) & set(t[:k])) / len(t[:k]) for h, t in zip(hits, truth, strict=True)]
+        )
+    )
+
+
+def retrieval_rows(args, gallery, ids, starts, queries) -> tuple[list[list[str]], dict]:
+    """The sweep table and, per index type, the chosen (label, timing)."""
+    per_track = args.chunks_per_track
+    rows, chosen = [], {}
+
+    def add_row(kind, setting, n_tracks, build_s, nbytes, timing, hits, truth):
+        r1, r10 = recall(hits, truth, 1), recall(hits, truth, min(10, args.k_tracks))
+        per_million = nbytes / 1e6 * 1e6 / n_tracks
+        rows.append(
+            [
+                kind,
+                setting,
+                f"{n_tracks:,}",
+                f"{build_s:.1f}",
+                f"{per_million:.0f}",
+                f"{timing.median:.2f}",
+                f"{timing.p95:.2f}",
+                f"{timing.cpu:.2f}",
+                f"{r1:.3f}",
+                f"{r10:.3f}",
+            ]
+        )
+        best = chosen.get(kind)
+        if r10 >= args.target_recall and (best is None or timing.median < best[1].median):
+            chosen[kind] = (f"{kind} {setting}", timing)
+
+    def exact(n_tracks):
+        n = n_tracks * per_track
+        start = time.perf_counter()
+        index = build_index(gallery[:n], ids[:n], starts[:n], "flat")
+        build_s = time.perf_counter() - start
+        times, hits = search_all(index, queries, args)
+        nbytes = index_bytes(index.index)
+        del index
+        gc.collect()
+        return times, hits, build_s, nbytes
+
+    times, truth, build_s, nbytes = exact(args.tracks)
+    add_row("flat", "exact", args.tracks, build_s, nbytes, times, truth, truth)
+
+    if "hnsw" in args.index_types:
+        n_tracks = min(args.tracks, args.hnsw_max_tracks)
+        truth_h = truth if n_tracks == args.tracks else exact(n_tracks)[1]
+        n = n_tracks * per_track
+        start = time.perf_counter()
+        index = build_index(
+            gallery[:n],
+            ids[:n],
+            starts[:n],
+            "hnsw",
+            hnsw_m=args.hnsw_m,
+            ef_construction=args.ef_construction,
+        )
+        build_s = time.perf_counter() - start
+        for ef in args.ef_search:
+            index.index.hnsw.efSearch = ef
+            times, hits = search_all(index, queries, args)
+            setting = f"M={args.hnsw_m} efC={args.ef_construction} efSearch={ef}"
+            add_row(
+                "hnsw", setting, n_tracks, build_s, index_bytes(index.index), times, hits, truth_h
+            )
+        del index
+        gc.collect()
+
+    if "ivfpq" in args.index_types:
+        n_chunks = args.tracks * per_track
+        nlist = min(args.nlist, max(1, n_chunks // 39))  # faiss wants >= 39 points per list
+        n_train = min(args.tracks, -(-args.train_per_list * nlist // per_track)) * per_track
+        start = time.perf_counter()
+        index = build_index(
+            gallery[:n_train],
+            ids[:n_train],
+            starts[:n_train],
+            "ivfpq",
+            nlist=nlist,
+            pq_m=args.pq_m,
+            nbits=8,
+            nprobe=args.nprobe[0],
+        )
+        if n_train < n_chunks:
+            index = add_to_index(index, gallery[n_train:], ids[n_train:], starts[n_train:])
+        build_s = time.perf_counter() - start
+        for nprobe in args.nprobe:
+            index.index.nprobe = nprobe
+            times, hits = search_all(index, queries, args)
+            setting = f"nlist={nlist} {args.pq_m}B nprobe={nprobe}"
+            add_row(
+                "ivfpq", setting, args.tracks, build_s, index_bytes(index.index), times, hits, truth
+            )
+        del index
+        gc.collect()
+    return rows, chosen
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--tracks", type=int, default=1_000_000, help="gallery tracks")
+    add("--chunks-per-track", type=int, default=5)
+    add("--versions-per-work", type=int, default=10)
+    add("--dim", type=int, default=128)
+    add("--track-cos", type=float, default=0.9, help="cosine of a version to its work")
+    add("--chunk-cos", type=float, default=0.95, help="cosine of a chunk to its version")
+    add("--query-cos", type=float, default=0.95, help="cosine of a query chunk to its source")
+    add("--queries", type=int, default=50)
+    add("--query-seconds", type=float, default=240.0)
+    add("--query-chunks", type=int, default=6, help="chunks of a 4-minute query at 45 s")
+    add("--threads", type=int, default=2)
+    add("--repeats", type=int, default=5, help="timed repeats of decode, CQT and model")
+    add("--cqt-method", default="multirate", help="CQT used for the total")
+    add("--cqt-methods", nargs="*", default=["1992v2", "2010v2", "multirate", "librosa"])
+    add(
+        "--cosine-tolerance",
+        type=float,
+        default=0.999,
+        help="a model variant counts if every chunk embedding is within this cosine",
+    )
+    add("--index-types", nargs="+", default=["flat", "hnsw", "ivfpq"])
+    add("--k-tracks", type=int, default=10)
+    add("--k-chunks", type=int, default=100, help="nearest chunks fetched per query chunk")
+    add("--target-recall", type=float, default=0.98)
+    add("--hnsw-max-tracks", type=int, default=200_000)
+    add("--hnsw-m", type=int, default=16)
+    add("--ef-construction", type=int, default=40)
+    add("--ef-search", type=int, nargs="+", default=[16, 32, 64, 128])
+    add("--nlist", type=int, default=4096)
+    add("--pq-m", type=int, default=32, help="PQ code bytes per vector (8-bit codes)")
+    add("--train-per-list", type=int, default=64, help="IVF-PQ training vectors per list")
+    add("--nprobe", type=int, nargs="+", default=[8, 16, 32, 64])
+    add("--seed", type=int, default=0)
+    return parser.parse_args()
+
+
+def total_rows(stage: dict[str, Timing], chosen: dict, kinds: list[str], field: str) -> list:
+    """Per index type: the stages' `field` ("median" or "cpu"), their sum and ratios to 316 ms."""
+    paper = PAPER_MS["total"]
+    rows = []
+    for kind in kinds:
+        if kind not in chosen:
+            rows.append([kind, "no setting reached the target recall", *[""] * 6])
+            continue
+        label, retrieval = chosen[kind]
+        parts = [getattr(stage[name], field) for name in ("decode", "CQT", "model")]
+        parts.append(getattr(retrieval, field))
+        counted = sum(parts[1:])  # what Table III counts: CQT, model, retrieval
+        total = parts[0] + counted
+        rows.append(
+            [
+                label,
+                *(f"{p:.1f}" for p in parts),
+                f"{total:.1f}",
+                f"{total / paper:.2f}",
+                f"{counted / paper:.2f}",
+            ]
+        )
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    faiss.omp_set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    print(machine_header(args))
+    config = CQTConfig()
+    stage: dict[str, Timing] = {}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_recording(Path(tmp) / "query.flac", args.query_seconds, rng)
+        stage["decode"] = timed(lambda: decode(path, config.sample_rate), args.repeats)
+        audio = decode(path, config.sample_rate)
+
+    cqt = cqt_rows(audio, config, args.cqt_methods, args.repeats)
+    print_table(
+        f"CQT of one {args.query_seconds:.0f} s query ({len(audio)} samples at "
+        f"{config.sample_rate} Hz, hop {config.hop_length}; paper {PAPER_MS['CQT']:.0f} ms)",
+        ["implementation", "median ms", "p95 ms", "CPU ms", "dB vs 1992v2 > -60 dB: max", "median"],
+        [
+            [k, f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu:.1f}", f"{dmax:.4f}", f"{dmed:.4f}"]
+            for k, (t, (dmax, dmed)) in cqt.items()
+        ],
+    )
+    extractor = CQTExtractor(CQTConfig(method=args.cqt_method))
+    stage["CQT"] = timed(lambda: log_cqt(audio, extractor), args.repeats)
+    features = log_cqt(audio, extractor)
+
+    chunk_frames = round(45.0 * config.frame_rate)
+    models = model_rows(features, chunk_frames, args.repeats)
+    print_table(
+        f"Model: paper configuration on {-(-features.shape[0] // chunk_frames)} chunks of 45 s "
+        f"(the last {features.shape[0] % chunk_frames} frames), inference_mode; "
+        f"paper {PAPER_MS['model']:.0f} ms",
+        ["variant", "median ms", "p95 ms", "CPU ms", "worst cosine to float32"],
+        [
+            [k, f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu:.1f}", f"{c:.6f}"]
+            for k, (t, c, _) in models.items()
+        ],
+    )
+    usable = {k: v for k, v in models.items() if v[1] >= args.cosine_tolerance}
+    model_name = min(usable, key=lambda k: usable[k][0].median)
+    stage["model"] = usable[model_name][0]
+
+    gallery = make_gallery(args, rng)
+    width = len(str(args.tracks))  # compact fixed-width ids, as a real collection's would be
+    track_ids = np.array([f"t{i:0{width}d}" for i in range(args.tracks)])
+    ids = np.repeat(track_ids, args.chunks_per_track)
+    starts = np.tile(np.arange(args.chunks_per_track) * 45.0, args.tracks)
+    queries = make_queries(gallery, min(args.tracks, args.hnsw_max_tracks), args, rng)
+    rows, chosen = retrieval_rows(args, gallery, ids, starts, queries)
+    id_map_mb = (ids.nbytes + starts.nbytes) / 1e6 * 1e6 / args.tracks
+    print_table(
+        f"Retrieval: {args.queries} queries of {args.query_chunks} chunks, top {args.k_tracks} "
+        f"tracks from {args.k_chunks} chunks per query chunk; recall vs exact search on the same "
+        f"gallery; memory = faiss structures (the perf-id map adds {id_map_mb:.0f} MB per "
+        f"million tracks); paper {PAPER_MS['retrieval']:.0f} ms",
+        [
+            "index",
+            "setting",
+            "tracks",
+            "build s",
+            "MB/M tracks",
+            "median ms",
+            "p95 ms",
+            "CPU ms",
+            "recall@1",
+            "recall@10",
+        ],
+        rows,
+    )
+
+    paper = PAPER_MS["total"]
+    header = [
+        "index",
+        "decode",
+        "CQT",
+        "model",
+        "retrieval",
+        "total",
+        f"total / {paper:.0f}",
+        f"(CQT+model+retrieval) / {paper:.0f}",
+    ]
+    what = (
+        f"CQT {args.cqt_method}, model {model_name}, {args.tracks:,} tracks, recall@10 >= "
+        f"{args.target_recall}; Table III ({paper:.0f} ms) counts CQT + model + retrieval, "
+        f"not decoding: the last column compares those"
+    )
+    print_table(
+        f"Total per query, wall-clock medians in ms ({what})",
+        header,
+        total_rows(stage, chosen, args.index_types, "median"),
+    )
+    print_table(
+        "Total per query, CPU time in ms (all threads; the work, whatever the machine's load)",
+        header,
+        total_rows(stage, chosen, args.index_types, "cpu"),
+    )
+    print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

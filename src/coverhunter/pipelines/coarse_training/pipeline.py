@@ -1,0 +1,23 @@
+from kedro.pipeline import Node, Pipeline
+
+from coverhunter.pipelines.coarse_training import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.train_coarse_model,
+                inputs=[
+                    "manifest",
+                    "cqt_features",
+                    "params:coarse_training",
+                    "params:feature_cqt",
+                    "params:seed",
+                    "params:device",
+                ],
+                outputs=["coarse_model", "coarse_training_history"],
+                name="train_coarse_model_node",
+            ),
+        ]
+    )

@@ -1,0 +1,65 @@
+from kedro.pipeline import Node, Pipeline
+
+from coverhunter.pipelines.evaluation import nodes
+
+# Nodes with this tag register the model in MLflow; `inference` leaves them out.
+REGISTRY_TAG = "model_registry"
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.score_reference_models,
+                inputs=[
+                    "gallery_embeddings",
+                    "cqt_features",
+                    "coarse_model",
+                    "fine_model",
+                    "params:indexing",
+                    "params:evaluation",
+                    "params:feature_cqt",
+                    "params:seed",
+                    "params:device",
+                ],
+                outputs="reference_scores",
+                name="score_reference_models_node",
+            ),
+            Node(
+                nodes.score_fine_model,
+                inputs=[
+                    "gallery_chunks",
+                    "gallery_embeddings",
+                    "gallery_index",
+                    "params:evaluation",
+                ],
+                outputs=["fine_scores", "evaluation_rankings", "evaluation_distance_histograms"],
+                name="score_fine_model_node",
+            ),
+            Node(
+                nodes.plot_embedding_map,
+                inputs=["gallery_embeddings", "params:evaluation", "params:seed"],
+                outputs="evaluation_embedding_map",
+                name="plot_embedding_map_node",
+            ),
+            Node(
+                nodes.report_metrics,
+                inputs=["reference_scores", "fine_scores"],
+                outputs=["evaluation_metrics", "evaluation_mlflow_metrics"],
+                name="report_metrics_node",
+            ),
+            Node(
+                nodes.register_fine_model,
+                inputs=[
+                    "fine_model",
+                    "evaluation_metrics",
+                    "params:evaluation.registry",
+                    "params:indexing",
+                    "params:feature_cqt",
+                ],
+                outputs="registered_model",
+                name="register_fine_model_node",
+                tags=[REGISTRY_TAG],
+            ),
+        ]
+    )

@@ -1,0 +1,104 @@
+"""indexing: the gallery's 45 s chunk embeddings by the fine model, and a faiss index over them.
+
+A performance already in the last run's gallery, with the same features, model and settings,
+keeps its stored embeddings: only new or changed performances are embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from coverhunter.audio.cqt import CQTConfig
+from coverhunter.data.features import load_features
+from coverhunter.device import resolve_device
+from coverhunter.retrieval.chunk_table import embed_chunk_table
+from coverhunter.retrieval.fingerprint import model_fingerprint
+from coverhunter.retrieval.gallery import (
+    ChunkSettings,
+    gallery_performances,
+    index_from_table,
+    index_info,
+    merge_gallery,
+    split_reusable,
+    track_embeddings,
+    with_fingerprints,
+)
+from coverhunter.retrieval.index import ChunkIndex
+
+logger = logging.getLogger(__name__)
+
+
+def _settings(indexing: dict, cqt: CQTConfig) -> dict:
+    """Everything besides the model that shapes a gallery embedding."""
+    return {
+        "cqt": cqt.to_dict(),
+        "chunk_s": indexing["chunk_s"],
+        "min_tail_s": indexing["min_tail_s"],
+    }
+
+
+def embed_gallery(
+    manifest: pd.DataFrame,
+    cqt_features: dict,
+    cqt_fingerprints: pd.DataFrame,
+    previous_chunks: pd.DataFrame,
+    fine_model: dict,
+    gallery_splits: list[str],
+    indexing: dict,
+    feature_cqt: dict,
+    device: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """-> (gallery_chunks: one row per chunk, gallery_embeddings: one row per performance)."""
+    cqt = CQTConfig(**feature_cqt["cqt"])
+    target = resolve_device(device)
+    model = fine_model["model"].to(target).eval()
+    wanted = with_fingerprints(
+        gallery_performances(manifest, gallery_splits, cqt_fingerprints),
+        model_fingerprint(model, model.config.to_dict()),
+        _settings(indexing, cqt),
+    )
+    kept, todo = split_reusable(previous_chunks, wanted)
+    logger.info(
+        "gallery of %d performances: %d kept from the last run, %d to embed",
+        len(wanted),
+        kept.perf_id.nunique(),
+        len(todo),
+    )
+    features = load_features(cqt_features, todo.perf_id)
+    todo = todo[todo.perf_id.isin(features)]
+    new = pd.DataFrame()
+    if len(todo):
+        chunk_frames, min_tail_frames = ChunkSettings(
+            indexing["chunk_s"], indexing["min_tail_s"]
+        ).frames(cqt.frame_rate, model.min_frames)
+        new = embed_chunk_table(
+            model.embed,
+            todo,
+            features,
+            chunk_frames=chunk_frames,
+            hop_frames=chunk_frames,
+            frame_rate=cqt.frame_rate,
+            min_tail_frames=min_tail_frames,
+            batch_size=indexing["batch_size"],
+            device=target,
+        )
+        new["fingerprint"] = new.perf_id.map(dict(zip(todo.perf_id, todo.fingerprint, strict=True)))
+    table = merge_gallery(wanted, kept, new)
+    return table, track_embeddings(table)
+
+
+def build_gallery_index(
+    gallery_chunks: pd.DataFrame, fine_model: dict, indexing: dict, feature_cqt: dict
+) -> tuple[ChunkIndex, dict]:
+    """The faiss index of the gallery's chunks, and what built it (model fingerprint, settings)."""
+    cqt = CQTConfig(**feature_cqt["cqt"])
+    model = fine_model["model"]
+    chunk_index = index_from_table(gallery_chunks, indexing["index"])
+    info = index_info(
+        chunk_index,
+        model_fingerprint(model, model.config.to_dict()),
+        {**_settings(indexing, cqt), "index_type": indexing["index"]["type"]},
+    )
+    return chunk_index, info

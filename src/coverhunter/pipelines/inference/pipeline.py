@@ -1,0 +1,90 @@
+"""`inference`: ingest, features, indexing and evaluation of one collection with a trained model.
+
+It is composed of the stage pipelines, which the registry passes in (a pipeline package never
+imports another). The model is read from `trained_fine_model` / `trained_coarse_model`, the
+catalog entries under `model_collection`, so the run scores the training collection's models
+and writes only under its own `collection`. The gallery is every performance of the new
+collection (`inference_gallery_splits`): none of it was trained on. All four evaluation rows are
+kept (the untrained model takes the fine model's config, the coarse row needs the coarse model of
+`model_collection`). The MLflow registration node is left out: scoring a model elsewhere does
+not make it a new champion.
+
+`identify`: one recording against the gallery of `collection`, with the model of
+`model_collection`; `coverhunter identify FILE` runs it.
+"""
+
+from collections.abc import Mapping
+
+from kedro.pipeline import Node, Pipeline, pipeline
+
+from coverhunter.pipelines.inference import nodes
+
+# The stages inference reuses, in order.
+PARTS = ("ingest", "feature_cqt", "indexing", "evaluation")
+TRAINED_MODELS = {"fine_model": "trained_fine_model", "coarse_model": "trained_coarse_model"}
+# Evaluation nodes carrying this tag (the model registration) are not part of inference; the
+# same string as in pipelines/evaluation/pipeline.py (a pipeline package imports no other).
+REGISTRY_TAG = "model_registry"
+
+
+def _gate(part: Pipeline, parameter: str, checked: str) -> Pipeline:
+    """`part` with every node reading `checked` where it read `parameter`.
+
+    The checked copy is the output of the target check, so no node of `part` can run (and write
+    anything) before that check has passed. `pipeline(inputs=...)` refuses to rename parameters,
+    so the nodes are copied with `Node._copy` (what that renaming itself uses), which keeps each
+    node's input and output form (str, list or dict) and its arguments binding.
+    """
+
+    def rename(inputs):
+        if isinstance(inputs, str):
+            return checked if inputs == parameter else inputs
+        if isinstance(inputs, dict):
+            return {key: rename(value) for key, value in inputs.items()}
+        return [rename(name) for name in inputs]
+
+    return Pipeline(
+        [n._copy(inputs=rename(n._inputs)) if parameter in n.inputs else n for n in part.nodes]
+    )
+
+
+def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> Pipeline:
+    if stages is None or not set(PARTS) <= set(stages):
+        raise ValueError(f"inference is composed of the stage pipelines {PARTS}; pass them in")
+    check = Node(
+        nodes.check_inference_target,
+        inputs=["params:ingest", "params:collection", "params:model_collection"],
+        outputs="inference_ingest",
+        name="check_inference_target_node",
+    )
+    data = _gate(stages["ingest"] + stages["feature_cqt"], "params:ingest", "inference_ingest")
+    indexing = pipeline(
+        stages["indexing"],
+        inputs={"fine_model": TRAINED_MODELS["fine_model"]},
+        parameters={"params:gallery_splits": "params:inference_gallery_splits"},
+    )
+    scoring = Pipeline([n for n in stages["evaluation"].nodes if REGISTRY_TAG not in n.tags])
+    evaluation = pipeline(
+        scoring, inputs={k: v for k, v in TRAINED_MODELS.items() if k in scoring.inputs()}
+    )
+    return Pipeline([check]) + data + indexing + evaluation
+
+
+def create_identify_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.identify_recording,
+                inputs=[
+                    "params:identify",
+                    TRAINED_MODELS["fine_model"],
+                    "gallery_index",
+                    "gallery_index_info",
+                    "gallery_embeddings",
+                    "params:device",
+                ],
+                outputs="identify_results",
+                name="identify_recording_node",
+            ),
+        ]
+    )

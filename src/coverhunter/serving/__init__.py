@@ -1,0 +1,1 @@
+"""Serving a trained model outside Kedro: embed an audio file, the MLflow pyfunc model."""

@@ -1,0 +1,175 @@
+"""The fine model as an MLflow pyfunc model: audio paths in, one track embedding per file out.
+
+`predict` takes a DataFrame with a `path` column (or a list of paths, or one path) and returns a
+float32 array `(N, D)`: per file, the mean of its 45 s chunk embeddings, re-normalised to unit
+length (the gallery's `gallery_embeddings` rule). For chunk-level search use the Kedro project
+(`coverhunter identify`); the pyfunc is the portable embedder.
+
+The logged model holds the weights (safetensors), the model config and the CQT and chunk
+settings (JSON) as artifacts, and loads with `mlflow.pyfunc.load_model` wherever the
+`coverhunter` package is installed: no Kedro project, no pickled module, weights read with
+`safetensors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.models.signature import ModelSignature
+from mlflow.types.schema import ColSpec, Schema, TensorSpec
+from safetensors.torch import load_file, save_file
+
+from coverhunter.audio.cqt import CQTConfig
+from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
+from coverhunter.retrieval.gallery import ChunkSettings
+from coverhunter.serving.query import embed_audio_file, track_embedding
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+SERVING_FILE = "serving.json"
+ARTIFACT_KEY = "coverhunter_model"
+# What the pyfunc needs at load time; `coverhunter` itself must be installed beside them.
+REQUIREMENTS = ("torch", "torchaudio", "nnAudio", "numpy", "pandas", "soundfile", "safetensors")
+
+
+def write_model_folder(
+    folder: Path,
+    model: CoverHunter,
+    metadata: Mapping[str, Any],
+    cqt: CQTConfig,
+    chunking: ChunkSettings,
+    batch_size: int,
+) -> None:
+    """Weights, model config and serving settings of `model` into `folder` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE))
+    config = {"config": model.config.to_dict(), "metadata": dict(metadata)}
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+    serving = {
+        "cqt": cqt.to_dict(),
+        "chunk_s": chunking.chunk_s,
+        "min_tail_s": chunking.min_tail_s,
+        "batch_size": batch_size,
+    }
+    (folder / SERVING_FILE).write_text(json.dumps(serving, indent=2, sort_keys=True))
+
+
+def _paths(model_input: Any) -> list[str]:
+    if isinstance(model_input, pd.DataFrame):
+        column = "path" if "path" in model_input.columns else model_input.columns[0]
+        return [str(p) for p in model_input[column]]
+    if isinstance(model_input, str | Path):
+        return [str(model_input)]
+    return [str(p) for p in model_input]
+
+
+class CoverHunterEmbedder(mlflow.pyfunc.PythonModel):
+    """Audio files -> `(N, D)` unit track embeddings (see the module docstring)."""
+
+    # The input is described by the explicit signature given to `log_model`; without this MLflow
+    # wraps `predict` for type-hint validation and warns, at every import, that it has none.
+    _skip_type_hint_validation = True
+
+    def load_context(self, context) -> None:
+        folder = Path(context.artifacts[ARTIFACT_KEY])
+        document = json.loads((folder / CONFIG_FILE).read_text())
+        model = CoverHunter(CoverHunterConfig(**document["config"]))
+        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE), device="cpu"))
+        self.model = model.eval()
+        serving = json.loads((folder / SERVING_FILE).read_text())
+        self.cqt = CQTConfig(**serving["cqt"])
+        self.chunking = ChunkSettings(serving["chunk_s"], serving["min_tail_s"])
+        self.batch_size = int(serving["batch_size"])
+
+    def predict(self, context, model_input, params=None) -> np.ndarray:
+        rows = []
+        with torch.inference_mode():
+            for path in _paths(model_input):
+                query = embed_audio_file(
+                    path,
+                    self.model.embed,
+                    self.cqt,
+                    self.chunking,
+                    self.batch_size,
+                    min_frames=self.model.min_frames,
+                )
+                rows.append(track_embedding(query.chunks).numpy())
+        if not rows:
+            return np.zeros((0, self.model.config.embedding_dim), dtype=np.float32)
+        return np.stack(rows).astype(np.float32)
+
+
+def _signature(embedding_dim: int) -> ModelSignature:
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "path")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, embedding_dim))]),
+    )
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for name in REQUIREMENTS:
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pinned.append(name)
+    return pinned
+
+
+def log_and_register(
+    model: CoverHunter,
+    metadata: Mapping[str, Any],
+    cqt: CQTConfig,
+    chunking: ChunkSettings,
+    batch_size: int,
+    name: str,
+    alias: str | None,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Log `model` as a pyfunc into the active MLflow run and register it as `name` (+ `alias`).
+
+    Returns name, version, alias, model_uri and run_id of the new version. Needs an active run
+    (kedro-mlflow opens one per `kedro run`).
+    """
+    run = mlflow.active_run()
+    if run is None:
+        raise ValueError("registering a model needs an active MLflow run; none is active")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "model"
+        write_model_folder(folder, model, metadata, cqt, chunking, batch_size)
+        info = mlflow.pyfunc.log_model(
+            name="coverhunter_pyfunc",
+            python_model=CoverHunterEmbedder(),
+            artifacts={ARTIFACT_KEY: str(folder)},
+            signature=_signature(model.config.embedding_dim),
+            pip_requirements=_requirements(),
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    if alias:
+        client.set_registered_model_alias(name, alias, version)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, version, key, value)
+    logger.info("registered model %s version %s (alias %s)", name, version, alias)
+    return {
+        "name": name,
+        "version": version,
+        "alias": alias,
+        "model_uri": f"models:/{name}/{version}",
+        "run_id": run.info.run_id,
+    }

@@ -1,0 +1,101 @@
+"""One training stage (coarse or fine) from its parameter sections to a trained model.
+
+The stages differ only in the batch source the caller passes; everything else — the model built
+from its `model` section, the joint loss, the loop, MLflow logging under the stage's prefix, the
+model weights logged as run artifacts — is this one function.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import torch
+from safetensors.torch import save_file
+
+from coverhunter.data.batches import BatchSource
+from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
+from coverhunter.model.losses import CoverHunterLoss, LossConfig
+from coverhunter.training.config import TrainingConfig
+from coverhunter.training.loop import TrainingResult, Validate, train
+from coverhunter.training.metric_logging import MlflowMetricLogger
+
+logger = logging.getLogger(__name__)
+
+
+def build_model(model_params: Mapping[str, Any], n_classes: int, seed: int) -> CoverHunter:
+    """A freshly initialised CoverHunter; unknown parameter keys raise TypeError."""
+    config = CoverHunterConfig(**dict(model_params), n_classes=n_classes)
+    return CoverHunter(config, generator=torch.Generator().manual_seed(seed))
+
+
+def warm_start(model: CoverHunter, source: CoverHunter) -> list[str]:
+    """Copy every tensor of `source` whose name and shape match; returns the names left as they were.
+
+    The classifier is left out when the two stages see different work sets.
+    """
+    own = model.state_dict()
+    copied = {
+        name: tensor
+        for name, tensor in source.state_dict().items()
+        if name in own and own[name].shape == tensor.shape
+    }
+    model.load_state_dict(copied, strict=False)
+    return sorted(set(own) - set(copied))
+
+
+def log_model_artifacts(
+    model: CoverHunter, metadata: Mapping[str, Any], artifact_path: str
+) -> None:
+    """Weights (safetensors) and config (JSON) of `model` as artifacts of the active MLflow run."""
+    if mlflow.active_run() is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+        config = {"config": model.config.to_dict(), "metadata": dict(metadata)}
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+        mlflow.log_artifacts(str(folder), artifact_path)
+
+
+def train_stage(
+    stage: str,
+    batches: BatchSource,
+    model_params: Mapping[str, Any],
+    loss_params: Mapping[str, Any],
+    training: TrainingConfig,
+    *,
+    checkpoint_dir: Path,
+    validate: Validate | None,
+    init_from: CoverHunter | None = None,
+) -> TrainingResult:
+    """Build the model and loss for `batches`, optionally warm-start it, and train it."""
+    model = build_model(model_params, batches.n_classes, training.seed)
+    if init_from is not None:
+        untouched = warm_start(model, init_from)
+        logger.info("%s stage starts from the given model; newly initialised: %s", stage, untouched)
+    loss_fn = CoverHunterLoss(
+        LossConfig(**dict(loss_params)),
+        batches.n_classes,
+        model.config.embedding_dim,
+        batches.class_counts,
+        generator=torch.Generator().manual_seed(training.seed + 1),
+    )
+    logger.info(
+        "%s stage: %d works, %s parameters", stage, batches.n_classes, f"{model.num_parameters():,}"
+    )
+    return train(
+        model,
+        loss_fn,
+        batches,
+        training,
+        checkpoint_dir=checkpoint_dir,
+        validate=validate,
+        logger=MlflowMetricLogger(prefix=f"{stage}/"),
+    )

@@ -1,0 +1,124 @@
+"""`evaluation` after a tiny default run: the metrics contract, the index path, rankings, MLflow."""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from trained_project import trained_project_copy
+
+from coverhunter.datasets import FaissIndexDataset
+from coverhunter.evaluation.metrics import MIREX_KEYS, mirex_metrics
+from coverhunter.retrieval.distances import track_distances
+from coverhunter.retrieval.index_distances import index_track_distances
+
+MODELS = ["untrained", "chroma_baseline", "coarse", "fine"]
+# "A clear margin" (issue 6): mAP points a trained model must gain over both references.
+MARGIN = 0.1
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return trained_project_copy(tmp_path_factory, "evaluation")
+
+
+@pytest.fixture(scope="module")
+def metrics(project):
+    return json.loads((project / "data/08_reporting/default/evaluation_metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def gallery(project):
+    chunks = pd.read_parquet(project / "data/07_model_output/default/gallery_chunks.parquet")
+    tracks = pd.read_parquet(project / "data/07_model_output/default/gallery_embeddings.parquet")
+    return chunks, tracks
+
+
+def _direct_distances(chunks, tracks):
+    position = {p: i for i, p in enumerate(tracks.perf_id)}
+    vectors = torch.as_tensor(np.stack(chunks.embedding))
+    ids = torch.as_tensor(chunks.perf_id.map(position).to_numpy())
+    return track_distances(vectors, ids, vectors, ids, len(tracks), len(tracks))
+
+
+def test_metrics_of_every_model_side_by_side(metrics, gallery):
+    _, tracks = gallery
+    per_work = tracks.work_id.value_counts()
+    with_versions = int(per_work[per_work > 1].sum())
+    assert list(metrics) == MODELS
+    for row in metrics.values():
+        assert list(row) == list(MIREX_KEYS)
+        assert 0.0 < row["mAP"] <= 1.0 and 0.0 <= row["hit_rate"] <= 1.0
+        assert 0.0 <= row["P@10"] <= 1.0
+        assert 1.0 <= row["MR1"] <= len(tracks) - 1
+        assert row["n_queries"] == with_versions
+
+
+def test_fine_model_scored_through_the_index_equals_the_direct_computation(
+    project, metrics, gallery
+):
+    chunks, tracks = gallery
+    direct = _direct_distances(chunks, tracks)
+    ids = list(tracks.perf_id)
+    works = list(tracks.work_id)
+    expected = mirex_metrics(direct, works, works, ids, ids)
+    assert metrics["fine"]["n_queries"] == expected["n_queries"]
+    for key in ("mAP", "MR1", "hit_rate", "P@10"):
+        assert metrics["fine"][key] == pytest.approx(expected[key], abs=1e-9)
+
+    index = FaissIndexDataset(
+        filepath=str(project / "data/06_models/default/gallery_index/gallery.faiss")
+    ).load()
+    position = {p: i for i, p in enumerate(ids)}
+    found = index_track_distances(
+        index, np.stack(chunks.embedding), chunks.perf_id.map(position).to_numpy(), len(ids), ids
+    )
+    np.testing.assert_allclose(found.distances.numpy(), direct.numpy(), atol=1e-5)
+
+
+def test_rankings_list_the_nearest_other_performances(project, gallery):
+    chunks, tracks = gallery
+    rankings = pd.read_parquet(project / "data/08_reporting/default/evaluation_rankings.parquet")
+    direct = _direct_distances(chunks, tracks).numpy()
+    np.fill_diagonal(direct, np.inf)
+    work_of = tracks.set_index("perf_id").work_id
+    position = {p: i for i, p in enumerate(tracks.perf_id)}
+
+    assert set(rankings.query_perf_id) == set(tracks.perf_id)
+    assert (rankings.query_perf_id != rankings.ref_perf_id).all()
+    assert (rankings.same_work == (rankings.query_work_id == rankings.ref_work_id)).all()
+    assert (rankings.ref_work_id == rankings.ref_perf_id.map(work_of)).all()
+    for query, rows in rankings.groupby("query_perf_id"):
+        assert rows["rank"].tolist() == list(range(1, min(10, len(tracks) - 1) + 1))
+        assert rows.distance.is_monotonic_increasing
+        assert rows.distance.iloc[0] == pytest.approx(direct[position[query]].min(), abs=1e-5)
+        assert (rows.query_start_s >= 0).all() and (rows.ref_start_s >= 0).all()
+
+
+def test_plots_and_metrics_reach_mlflow(project, metrics):
+    reporting = project / "data/08_reporting/default"
+    for name in ("evaluation_embedding_map", "evaluation_distance_histograms"):
+        assert (reporting / f"{name}.png").stat().st_size > 0
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("coverhunter")
+    (run,) = client.search_runs([experiment.experiment_id])
+    logged = run.data.metrics
+    for model, row in metrics.items():
+        assert logged[f"eval/{model}/mAP"] == pytest.approx(row["mAP"])
+        assert logged[f"eval/{model}/P_at_10"] == pytest.approx(row["P@10"])
+        assert logged[f"eval/{model}/n_queries"] == row["n_queries"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {
+        "evaluation_metrics.json",
+        "evaluation_embedding_map.png",
+        "evaluation_distance_histograms.png",
+    } <= artifacts
+
+
+def test_a_trained_model_beats_the_untrained_model_and_the_chroma_baseline(metrics):
+    trained = max(metrics["fine"]["mAP"], metrics["coarse"]["mAP"])
+    references = max(metrics["untrained"]["mAP"], metrics["chroma_baseline"]["mAP"])
+    table = {name: round(row["mAP"], 3) for name, row in metrics.items()}
+    assert trained >= references + MARGIN, f"mAP by model: {table}"

@@ -1,0 +1,98 @@
+"""One tiny default run (ingest through evaluation) shared by the tests that read its outputs.
+
+Training is the slow part, so the first caller runs `__default__` once per pytest process on the
+tiny synthetic collection with a tiny model; every caller then gets its own copy of that project
+(data, conf, MLflow store), free to run more pipelines in without disturbing the others.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from project_helpers import TINY_SYNTHETIC, run_session, tiny_params
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("01_raw", "02_intermediate", "04_feature", "06_models", "07_model_output", "08_reporting")
+TINY_MODEL = {
+    "d_model": 32,
+    "n_heads": 2,
+    "ffn_dim": 64,
+    "n_blocks": 1,
+    "subsampling_channels": 8,
+    "embedding_dim": 32,
+}
+_TRAINING = {
+    "max_steps": 40,
+    "validate_every": 20,
+    "checkpoint_every": 20,
+    "early_stopping_patience": 0,
+    "log_every": 10,
+    "lr": 3.0e-3,
+}
+_SAMPLER = {"p_works": 4, "k_items": 2}
+# More works than the ingest tests use, and larger val/test shares, so validation has works and
+# the test split (the gallery) has seven (11 train, 2 val, 7 test with seed 42).
+_COLLECTION = {"n_works": 20}
+_SPLIT = {"val_fraction": 0.15, "test_fraction": 0.4}
+
+# The trained project of this pytest process, once it exists.
+_TRAINED: dict[str, Path] = {}
+
+
+def trained_params(**overrides) -> dict:
+    """Runtime parameters of the shared tiny run (tiny collection, tiny model, few steps)."""
+    stage = {"model": TINY_MODEL, "training": _TRAINING, "sampler": _SAMPLER}
+    ingest = {
+        "synthetic": {"root": "data/01_raw/synthetic", **TINY_SYNTHETIC, **_COLLECTION},
+        "split": _SPLIT,
+    }
+    return tiny_params(
+        ingest=ingest, coarse_training=stage, fine_training=stage, device="cpu", **overrides
+    )
+
+
+@contextmanager
+def inside(project: Path):
+    """Run with `project` as the working directory (parameters hold relative paths)."""
+    before = Path.cwd()
+    os.chdir(project)
+    try:
+        yield project
+    finally:
+        os.chdir(before)
+
+
+def _new_project(project: Path) -> Path:
+    project.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
+    shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    (project / "src").mkdir()
+    for layer in LAYERS:
+        (project / "data" / layer).mkdir(parents=True)
+    _point_mlflow_at(project, "sqlite:///mlflow.db")
+    return project
+
+
+def _point_mlflow_at(project: Path, old_uri: str) -> None:
+    """An absolute sqlite URI per project: MLflow caches its store per URI string."""
+    mlflow_yml = project / "conf" / "base" / "mlflow.yml"
+    mlflow_yml.write_text(mlflow_yml.read_text().replace(old_uri, f"sqlite:///{project}/mlflow.db"))
+
+
+def trained_project_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A private copy of the project after one tiny default run (the run happens once)."""
+    if "project" not in _TRAINED:
+        source = _new_project(tmp_path_factory.mktemp("trained") / "project")
+        with inside(source):
+            run_session(source, ["__default__"], trained_params())
+        _TRAINED["project"] = source
+    trained = _TRAINED["project"]
+    copy = tmp_path_factory.mktemp(name) / "project"
+    shutil.copytree(trained, copy, symlinks=True)
+    _point_mlflow_at(copy, f"sqlite:///{trained}/mlflow.db")
+    return copy
