@@ -6,6 +6,8 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # conf/paper and conf/local override single keys of a section, not whole sections.
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
 
 from coverhunter.hooks import CloseFinishedMlflowRun  # noqa: E402
