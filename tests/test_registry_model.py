@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from trained_project import trained_project_copy
+from trained_project import TINY_MODEL, trained_project_copy
 
 # Runs in a new interpreter, outside the project: load by registry URI, embed one file.
 PREDICT = """
@@ -70,7 +70,7 @@ def test_registered_model_embeds_a_wav_file_in_a_fresh_process(project, tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     embedding = np.asarray(json.loads(result.stdout.strip().splitlines()[-1]))
-    assert embedding.shape == (1, 32)
+    assert embedding.shape == (1, TINY_MODEL["embedding_dim"])
     assert np.linalg.norm(embedding[0]) == pytest.approx(1.0, abs=1e-5)
     # The same content as in the gallery: its track embedding, up to CQT batch padding.
     tracks = pd.read_parquet(project / "data/07_model_output/default/gallery_embeddings.parquet")

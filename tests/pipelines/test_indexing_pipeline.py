@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from kedro.io.core import Version, generate_timestamp
 from project_helpers import run_session
-from trained_project import inside, trained_params, trained_project_copy
+from trained_project import TINY_MODEL, inside, trained_params, trained_project_copy
 
 from coverhunter.data.chunking import chunk_starts
 from coverhunter.datasets import CoverHunterModelDataset, FaissIndexDataset
@@ -46,7 +46,7 @@ def test_gallery_holds_every_test_performance_cut_into_45_s_chunks(project):
         assert rows.start_s.tolist() == starts.tolist()
         assert rows.chunk_idx.tolist() == list(range(len(starts)))
     vectors = np.stack(chunks.embedding)
-    assert vectors.shape == (len(chunks), 32)
+    assert vectors.shape == (len(chunks), TINY_MODEL["embedding_dim"])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert tracks.n_chunks.sum() == len(chunks)
     np.testing.assert_allclose(np.linalg.norm(np.stack(tracks.embedding), axis=1), 1.0, atol=1e-5)
@@ -76,7 +76,7 @@ def test_added_performances_are_embedded_and_stored_ones_are_not(project):
     before = pd.read_parquet(chunks_path)
     # A marker no model produces: if the old performance were embedded again, it would vanish.
     marked = before.perf_id.iloc[0]
-    marker = np.zeros(32, dtype=np.float32)
+    marker = np.zeros(TINY_MODEL["embedding_dim"], dtype=np.float32)
     marker[0] = 1.0
     stored = before.copy()
     stored["embedding"] = [
@@ -98,9 +98,15 @@ def test_added_performances_are_embedded_and_stored_ones_are_not(project):
 
     # A new fine model makes every stored embedding stale.
     model = _fine_model(project).load()
-    # The retrieval embedding is the bottleneck's output, normalised: negating its weights
-    # negates every embedding, which tells a re-embedded row from a stored one exactly.
-    model["model"].bottleneck.weight.data.mul_(-1.0)
+    # Negating the last affine map before the retrieval embedding negates every embedding, which
+    # tells a re-embedded row from a stored one exactly: the BN-neck's scale and shift when the
+    # neck is retrieved (conf/base), the bottleneck's weights otherwise.
+    network = model["model"]
+    if network.config.retrieval_embedding == "neck":
+        network.neck.weight.data.mul_(-1.0)
+        network.neck.bias.data.mul_(-1.0)
+    else:
+        network.bottleneck.weight.data.mul_(-1.0)
     CoverHunterModelDataset(
         filepath=str(project / "data/06_models/default/fine_model"),
         version=Version(None, generate_timestamp()),
