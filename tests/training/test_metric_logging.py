@@ -20,7 +20,11 @@ def test_mlflow_logger_without_a_run_does_nothing():
 
 
 @pytest.fixture
-def tracking(tmp_path):
+def tracking(tmp_path, monkeypatch):
+    # A store of its own, and none of the experiment an earlier Kedro session made current.
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     previous = mlflow.get_tracking_uri()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
