@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +94,24 @@ def warn_repeated_ids(table: pd.DataFrame, source: str, listing: Path) -> None:
         repeated["perf_id"].nunique(),
         examples,
     )
+
+
+def config_check(config: Any) -> Callable[[bool, str, str], None]:
+    """`check(ok, field, rule)`: ValueError "<Config>.<field>=<value>: <rule>" when not ok."""
+
+    def check(ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r}: {rule}")
+
+    return check
+
+
+def check_collection_size(config: Any) -> None:
+    """The size fields every generated collection has: works, versions, durations, sample rate."""
+    check = config_check(config)
+    check(1 <= config.n_works <= 9999, "n_works", "must be 1-9999")
+    check(1 <= config.min_versions <= 99, "min_versions", "must be 1-99")
+    check(config.min_versions <= config.max_versions <= 99, "max_versions", "min_versions-99")
+    check(config.min_duration_s > 0, "min_duration_s", "must be positive")
+    check(config.max_duration_s >= config.min_duration_s, "max_duration_s", ">= min_duration_s")
+    check(config.sample_rate >= 8000, "sample_rate", "must be at least 8000")

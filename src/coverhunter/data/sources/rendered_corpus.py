@@ -54,6 +54,7 @@ import music21
 import numpy as np
 import pandas as pd
 
+from coverhunter.data.sources._common import check_collection_size, config_check
 from coverhunter.data.sources.render.arrangement import (
     ENSEMBLES,
     Band,
@@ -149,16 +150,8 @@ class RenderedCorpusConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "ensembles", tuple(self.ensembles))
 
-        def check(ok: bool, name: str, rule: str) -> None:
-            if not ok:
-                raise ValueError(f"RenderedCorpusConfig.{name}={getattr(self, name)!r}: {rule}")
-
-        check(1 <= self.n_works <= 9999, "n_works", "must be 1-9999")
-        check(1 <= self.min_versions <= 99, "min_versions", "must be 1-99")
-        check(self.min_versions <= self.max_versions <= 99, "max_versions", "min_versions-99")
-        check(self.min_duration_s > 0, "min_duration_s", "must be positive")
-        check(self.max_duration_s >= self.min_duration_s, "max_duration_s", ">= min_duration_s")
-        check(self.sample_rate >= 8000, "sample_rate", "must be at least 8000")
+        check = config_check(self)
+        check_collection_size(self)
         check(self.min_excerpt_s > 0, "min_excerpt_s", "must be positive")
         check(self.max_excerpt_s >= self.min_excerpt_s, "max_excerpt_s", ">= min_excerpt_s")
         check(self.max_score_kb > 0, "max_score_kb", "must be positive")

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from coverhunter.data.sources._common import check_collection_size, config_check
 from coverhunter.data.sources.synth.arrangement import ARRANGEMENTS
 from coverhunter.data.sources.synth.composition import Work, compose_work
 from coverhunter.data.sources.synth.render import (
@@ -99,16 +100,8 @@ class SyntheticConfig:
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
-        def check(ok: bool, name: str, rule: str) -> None:
-            if not ok:
-                raise ValueError(f"SyntheticConfig.{name}={getattr(self, name)!r}: {rule}")
-
-        check(1 <= self.n_works <= 9999, "n_works", "must be 1-9999")
-        check(1 <= self.min_versions <= 99, "min_versions", "must be 1-99")
-        check(self.min_versions <= self.max_versions <= 99, "max_versions", "min_versions-99")
-        check(self.min_duration_s > 0, "min_duration_s", "must be positive")
-        check(self.max_duration_s >= self.min_duration_s, "max_duration_s", ">= min_duration_s")
-        check(self.sample_rate >= 8000, "sample_rate", "must be at least 8000")
+        check = config_check(self)
+        check_collection_size(self)
         check(self.max_prelude_s >= 0, "max_prelude_s", "must be >= 0")
         check(self.max_outro_s >= 0, "max_outro_s", "must be >= 0")
         for name in ("p_prelude", "p_outro", "p_pink_noise"):
