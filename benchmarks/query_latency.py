@@ -2,23 +2,32 @@
 
     .venv/bin/python benchmarks/query_latency.py [--tracks 1000000] [--threads 2] [--queries 50]
 
-One query is a 4-minute recording (a 44.1 kHz stereo FLAC this script writes to a temp dir):
-decode + resample to 16 kHz, log-CQT, the paper's model (6 Conformer blocks, d 256, FFN 1024,
-random weights: speed does not depend on them) on its 45 s chunks, then a track-level search
+One query is a 4-minute recording (44.1 kHz stereo, written by this script as FLAC and as MP3,
+as a user's query typically is): decode + downmix + resample to 16 kHz, log-CQT, the model on its
+45 s chunks (random weights: speed does not depend on them) in two configurations, the paper's
+(6 Conformer blocks, d 256, FFN 1024) and the shipped CPU one (`model:` of
+conf/base/parameters_coarse_training.yml, what `make run` trains), then a track-level search
 (`search_tracks`: nearest chunks, min distance per track) of a gallery of `--tracks` tracks x
 `--chunks-per-track` synthetic chunk embeddings (dim 128) in each index type.
 
 Tables printed:
-1. CQT implementations on the same 4-minute signal (librosa refuses 96 bins from 32 Hz at 16 kHz,
+1. Decoding, split into libsndfile's read, the downmix and the resampling (`coverhunter.audio.io`)
+   beside the former path (numpy mean, `torchaudio.functional.resample`); the `--query-format`
+   file's full `load_audio` is the decode stage of the total.
+2. CQT implementations on the same 4-minute signal (librosa refuses 96 bins from 32 Hz at 16 kHz,
    so it runs at 94), with the largest dB difference from nnAudio 1992v2 on cells above -60 dB.
-2. The model in float32, int8 dynamic quantisation (Linear layers) and bfloat16 autocast, with
-   the worst cosine between each variant's chunk embeddings and float32's. The fastest variant
-   within `--cosine-tolerance` is used for the total.
-3. Each index over a parameter sweep (HNSW efSearch, IVF-PQ nprobe): median and p95 latency over
+3. Each model configuration through the real inference path (`inference_embed_fn`, all chunks
+   in one call, `torch.inference_mode`): float32, bfloat16 autocast and int8 dynamic
+   quantisation (Linear layers), plus float32 one chunk per call and the fastest variant on one
+   thread; with the worst cosine
+   between each variant's chunk embeddings and float32's. The fastest of float32 / bfloat16 /
+   int8 within `--cosine-tolerance` is used for the total.
+4. Each index over a parameter sweep (HNSW efSearch, IVF-PQ nprobe): median and p95 latency over
    `--queries` queries, recall@1 and recall@10 of tracks against exact search on the same gallery,
    build time, and memory per million tracks (faiss structures; the perf-id map beside them is
    listed apart). The cheapest setting with recall@10 >= `--target-recall` goes to the total.
-4. Total per query per index type, and its ratio to the paper's Table III (316 ms on 2 cores).
+5. Total per query per model configuration and index type, wall and CPU, and its ratio to the
+   paper's Table III (316 ms on 2 cores), with and without decoding (Table III has none).
 
 The gallery is synthetic but clustered like a CSI collection: works with `--versions-per-work`
 versions each; a version's direction is at cosine `--track-cos` to its work's, a chunk at
@@ -46,17 +55,20 @@ import faiss
 import numpy as np
 import soundfile as sf
 import torch
+import torchaudio.functional as AF
+import yaml
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt
-from coverhunter.audio.io import load_audio, peak_normalise
+from coverhunter.audio.io import decode_audio, load_audio, peak_normalise, resample
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
-from coverhunter.retrieval.embed import embed_track_chunks
+from coverhunter.retrieval.embed import embed_track_chunks, inference_embed_fn
 from coverhunter.retrieval.index import ChunkIndex, build_index, search_tracks
 from coverhunter.retrieval.index import add as add_to_index
-from coverhunter.retrieval.quantize import autocast_embed, cosine_agreement, quantize_linear_int8
+from coverhunter.retrieval.quantize import cosine_agreement
 
 PAPER_MS = {"CQT": 192.0, "model": 54.0, "retrieval": 70.0, "total": 316.0}  # Table III
-FILE_RATE = 44100  # the FLAC's own rate: decoding includes resampling, as for real queries
+FILE_RATE = 44100  # the files' own rate: decoding includes resampling, as for real queries
+SHIPPED_PARAMS = Path(__file__).parents[1] / "conf/base/parameters_coarse_training.yml"
 
 
 # ---------------------------------------------------------------- machine and timing
@@ -146,13 +158,48 @@ def music_like(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarra
     return (0.9 * out / np.abs(out).max()).astype(np.float32)
 
 
-def write_recording(path: Path, seconds: float, rng: np.random.Generator) -> Path:
-    sf.write(str(path), music_like(seconds, FILE_RATE, rng), FILE_RATE, format="FLAC")
-    return path
+def write_recordings(folder: Path, seconds: float, rng: np.random.Generator) -> dict[str, Path]:
+    """The same stereo signal as FLAC and as MP3 (libsndfile's LAME defaults)."""
+    signal = music_like(seconds, FILE_RATE, rng)
+    paths = {}
+    for fmt in ("flac", "mp3"):
+        paths[fmt] = folder / f"query.{fmt}"
+        sf.write(str(paths[fmt]), signal, FILE_RATE, format=fmt.upper())
+    return paths
 
 
 def decode(path: Path, rate: int) -> np.ndarray:
     return peak_normalise(load_audio(path, rate))
+
+
+def decode_rows(paths: dict[str, Path], rate: int, repeats: int) -> dict[str, Timing]:
+    """Per format: libsndfile's read, downmix and resample now and before, and `load_audio`."""
+    rows = {}
+    for fmt, path in paths.items():
+        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        mono = decode_audio(path, rate).samples
+        tensor = torch.from_numpy(mono)
+        kbps = path.stat().st_size * 8 / 1e3 / (len(data) / file_rate)
+        name = f"{fmt} {file_rate / 1e3:g} kHz x{data.shape[1]} ({kbps:.0f} kbit/s)"
+        rows[f"{name}: read (libsndfile)"] = timed(
+            lambda p=path: sf.read(str(p), dtype="float32", always_2d=True), repeats
+        )
+        rows[f"{name}: read + downmix, decode_audio (now)"] = timed(
+            lambda p=path: decode_audio(p, rate), repeats
+        )
+        rows[f"{name}: downmix, numpy mean (before)"] = timed(
+            lambda d=data: d.mean(axis=1).astype(np.float32), repeats
+        )
+        rows[f"{name}: resample, torchaudio (before)"] = timed(
+            lambda t=tensor, r=file_rate: AF.resample(t, r, rate), repeats
+        )
+        rows[f"{name}: resample, io.resample (now)"] = timed(
+            lambda m=mono, r=file_rate: resample(m, r, rate), repeats
+        )
+        rows[f"{name}: load_audio + peak_normalise (now)"] = timed(
+            lambda p=path: decode(p, rate), repeats
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- CQT
@@ -206,27 +253,37 @@ def cqt_rows(audio: np.ndarray, config: CQTConfig, methods: list[str], repeats: 
 # ---------------------------------------------------------------- model
 
 
+def model_configs() -> dict[str, CoverHunterConfig]:
+    """The paper's model and the shipped CPU model (the coarse stage's `model:` parameters)."""
+    shipped = yaml.safe_load(SHIPPED_PARAMS.read_text())["coarse_training"]["model"]
+    return {"paper": CoverHunterConfig(), "shipped": CoverHunterConfig(**shipped)}
+
+
 def model_rows(
-    features: np.ndarray, chunk_frames: int, repeats: int
-) -> dict[str, tuple[Timing, float, Callable]]:
-    """Per variant: (timing, worst cosine to float32, embed function)."""
-    model = CoverHunter(CoverHunterConfig(), generator=torch.Generator().manual_seed(0)).eval()
-    variants = {
-        "float32": model.embed,
-        "int8 dynamic (Linear)": quantize_linear_int8(model).embed,
-        "bfloat16 autocast": autocast_embed(model.embed),
-    }
+    config: CoverHunterConfig, features: np.ndarray, chunk_frames: int, repeats: int, threads: int
+) -> dict[str, tuple[Timing, float]]:
+    """Per variant: (timing, worst cosine to float32), through `inference_embed_fn`."""
+    model = CoverHunter(config, generator=torch.Generator().manual_seed(0)).eval()
     n_chunks = -(-features.shape[0] // chunk_frames)
 
-    def embed(fn):
-        with torch.inference_mode():
-            return embed_track_chunks(fn, features, chunk_frames, batch_size=n_chunks)
+    def embed(fn, batch_size=n_chunks):
+        return embed_track_chunks(fn, features, chunk_frames, batch_size=batch_size)
 
     reference = embed(model.embed)
     results = {}
-    for name, fn in variants.items():
+    for precision in ("float32", "bfloat16", "int8"):
+        fn = inference_embed_fn(model, precision)
         agreement = cosine_agreement(reference, embed(fn))
-        results[name] = (timed(lambda fn=fn: embed(fn), repeats), agreement, fn)
+        results[precision] = (timed(lambda fn=fn: embed(fn), repeats), agreement)
+    results["float32, one chunk per call"] = (
+        timed(lambda: embed(model.embed, 1), repeats),
+        cosine_agreement(reference, embed(model.embed, 1)),
+    )
+    fastest = min(("float32", "bfloat16", "int8"), key=lambda k: results[k][0].median)
+    fn = inference_embed_fn(model, fastest)
+    torch.set_num_threads(1)
+    results[f"{fastest}, 1 thread"] = (timed(lambda: embed(fn), repeats), results[fastest][1])
+    torch.set_num_threads(threads)
     return results
 
 
@@ -419,6 +476,7 @@ def parse_args() -> argparse.Namespace:
     add("--queries", type=int, default=50)
     add("--query-seconds", type=float, default=240.0)
     add("--query-chunks", type=int, default=6, help="chunks of a 4-minute query at 45 s")
+    add("--query-format", default="mp3", choices=["mp3", "flac"], help="decode stage of the total")
     add("--threads", type=int, default=2)
     add("--repeats", type=int, default=5, help="timed repeats of decode, CQT and model")
     add("--cqt-method", default="multirate", help="CQT used for the total")
@@ -445,28 +503,34 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def total_rows(stage: dict[str, Timing], chosen: dict, kinds: list[str], field: str) -> list:
-    """Per index type: the stages' `field` ("median" or "cpu"), their sum and ratios to 316 ms."""
+def total_rows(
+    stage: dict[str, Timing], models: dict, chosen: dict, kinds: list[str], field: str
+) -> list:
+    """Per model and index type: the stages' `field` ("median" or "cpu"), sums, ratios to 316."""
     paper = PAPER_MS["total"]
     rows = []
-    for kind in kinds:
-        if kind not in chosen:
-            rows.append([kind, "no setting reached the target recall", *[""] * 6])
-            continue
-        label, retrieval = chosen[kind]
-        parts = [getattr(stage[name], field) for name in ("decode", "CQT", "model")]
-        parts.append(getattr(retrieval, field))
-        counted = sum(parts[1:])  # what Table III counts: CQT, model, retrieval
-        total = parts[0] + counted
-        rows.append(
-            [
-                label,
-                *(f"{p:.1f}" for p in parts),
-                f"{total:.1f}",
-                f"{total / paper:.2f}",
-                f"{counted / paper:.2f}",
-            ]
-        )
+    for config_name, (variant, model_timing) in models.items():
+        for kind in kinds:
+            if kind not in chosen:
+                rows.append([config_name, kind, "no setting reached the target recall"])
+                rows[-1] += [""] * 8
+                continue
+            label, retrieval = chosen[kind]
+            parts = [getattr(stage[name], field) for name in ("decode", "CQT")]
+            parts += [getattr(model_timing, field), getattr(retrieval, field)]
+            counted = sum(parts[1:])  # what Table III counts: CQT, model, retrieval
+            total = parts[0] + counted
+            rows.append(
+                [
+                    f"{config_name} {variant}",
+                    label,
+                    *(f"{p:.1f}" for p in parts),
+                    f"{counted:.1f}",
+                    f"{counted / paper:.2f}",
+                    f"{total:.1f}",
+                    f"{total / paper:.2f}",
+                ]
+            )
     return rows
 
 
@@ -480,9 +544,18 @@ def main() -> None:
     stage: dict[str, Timing] = {}
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_recording(Path(tmp) / "query.flac", args.query_seconds, rng)
-        stage["decode"] = timed(lambda: decode(path, config.sample_rate), args.repeats)
-        audio = decode(path, config.sample_rate)
+        paths = write_recordings(Path(tmp), args.query_seconds, rng)
+        decoding = decode_rows(paths, config.sample_rate, args.repeats)
+        stage["decode"] = timed(
+            lambda: decode(paths[args.query_format], config.sample_rate), args.repeats
+        )
+        audio = decode(paths["flac"], config.sample_rate)
+    print_table(
+        f"Decoding a {args.query_seconds:.0f} s query to {config.sample_rate} Hz mono float32 "
+        f"(libsndfile {sf.__libsndfile_version__}); the total uses {args.query_format}",
+        ["step", "median ms", "p95 ms", "CPU ms"],
+        [[k, f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu:.1f}"] for k, t in decoding.items()],
+    )
 
     cqt = cqt_rows(audio, config, args.cqt_methods, args.repeats)
     print_table(
@@ -499,20 +572,30 @@ def main() -> None:
     features = log_cqt(audio, extractor)
 
     chunk_frames = round(45.0 * config.frame_rate)
-    models = model_rows(features, chunk_frames, args.repeats)
-    print_table(
-        f"Model: paper configuration on {-(-features.shape[0] // chunk_frames)} chunks of 45 s "
-        f"(the last {features.shape[0] % chunk_frames} frames), inference_mode; "
-        f"paper {PAPER_MS['model']:.0f} ms",
-        ["variant", "median ms", "p95 ms", "CPU ms", "worst cosine to float32"],
-        [
-            [k, f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu:.1f}", f"{c:.6f}"]
-            for k, (t, c, _) in models.items()
-        ],
-    )
-    usable = {k: v for k, v in models.items() if v[1] >= args.cosine_tolerance}
-    model_name = min(usable, key=lambda k: usable[k][0].median)
-    stage["model"] = usable[model_name][0]
+    n_chunks = -(-features.shape[0] // chunk_frames)
+    chosen_models = {}
+    for config_name, model_config in model_configs().items():
+        rows = model_rows(model_config, features, chunk_frames, args.repeats, args.threads)
+        size = (
+            f"{model_config.n_blocks} x {model_config.d_model}, FFN {model_config.ffn_dim}, "
+            f"subsampling {model_config.subsampling_channels or model_config.d_model} channels"
+        )
+        print_table(
+            f"Model, {config_name} configuration ({size}) on {n_chunks} chunks of 45 s "
+            f"(the last {features.shape[0] % chunk_frames} frames); paper {PAPER_MS['model']:.0f} ms",
+            ["variant", "median ms", "p95 ms", "CPU ms", "worst cosine to float32"],
+            [
+                [k, f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu:.1f}", f"{c:.6f}"]
+                for k, (t, c) in rows.items()
+            ],
+        )
+        usable = {
+            k: v
+            for k, v in rows.items()
+            if k in ("float32", "bfloat16", "int8") and v[1] >= args.cosine_tolerance
+        }
+        best = min(usable, key=lambda k: usable[k][0].median)
+        chosen_models[config_name] = (best, usable[best][0])
 
     gallery = make_gallery(args, rng)
     width = len(str(args.tracks))  # compact fixed-width ids, as a real collection's would be
@@ -544,29 +627,30 @@ def main() -> None:
 
     paper = PAPER_MS["total"]
     header = [
+        "model",
         "index",
-        "decode",
+        f"decode ({args.query_format})",
         "CQT",
         "model",
         "retrieval",
-        "total",
-        f"total / {paper:.0f}",
-        f"(CQT+model+retrieval) / {paper:.0f}",
+        "CQT+model+retrieval",
+        f"/ {paper:.0f}",
+        "with decode",
+        f"/ {paper:.0f}",
     ]
     what = (
-        f"CQT {args.cqt_method}, model {model_name}, {args.tracks:,} tracks, recall@10 >= "
-        f"{args.target_recall}; Table III ({paper:.0f} ms) counts CQT + model + retrieval, "
-        f"not decoding: the last column compares those"
+        f"CQT {args.cqt_method}, {args.tracks:,} tracks, recall@10 >= {args.target_recall}; "
+        f"Table III ({paper:.0f} ms) counts CQT + model + retrieval, not decoding"
     )
     print_table(
         f"Total per query, wall-clock medians in ms ({what})",
         header,
-        total_rows(stage, chosen, args.index_types, "median"),
+        total_rows(stage, chosen_models, chosen, args.index_types, "median"),
     )
     print_table(
         "Total per query, CPU time in ms (all threads; the work, whatever the machine's load)",
         header,
-        total_rows(stage, chosen, args.index_types, "cpu"),
+        total_rows(stage, chosen_models, chosen, args.index_types, "cpu"),
     )
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 

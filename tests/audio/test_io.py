@@ -92,3 +92,29 @@ def test_peak_normalise():
     assert np.max(np.abs(peak_normalise(np.array([0.1, -0.25], np.float32)))) == 1.0
     silence = np.zeros(4, np.float32)
     assert np.array_equal(peak_normalise(silence), silence)
+
+
+@pytest.mark.parametrize(
+    "orig,new", [(44100, 16000), (48000, 16000), (8000, 16000), (16000, 22050)]
+)
+def test_resample_matches_torchaudio(orig, new):
+    # the phase-trimmed kernel drops only taps outside the window (~1e-23), so the output is
+    # torchaudio's up to float32 rounding, with the same length ceil(S * new / orig)
+    import torch
+    import torchaudio.functional as AF
+
+    from coverhunter.audio.io import resample
+
+    signal = np.random.default_rng(0).standard_normal(orig + 7).astype(np.float32)
+    expected = AF.resample(torch.from_numpy(signal), orig, new).numpy()
+    out = resample(signal, orig, new)
+    assert out.dtype == np.float32 and out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=2e-6)
+
+
+def test_downmix_is_the_channel_mean(tmp_path):
+    path = tmp_path / "three.wav"
+    data = np.array([[0.5, -0.25, 0.125], [0.0, 0.75, -0.5]], dtype=np.float32)
+    sf.write(path, np.tile(data, (4000, 1)), 16000, subtype="FLOAT")
+    decoded = decode_audio(path, 16000)
+    np.testing.assert_array_equal(decoded.samples[:2], np.float32([0.125, np.float32(0.25) / 3]))

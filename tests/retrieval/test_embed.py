@@ -64,3 +64,32 @@ def test_embed_collection_stacks_tracks_with_ids_and_seconds():
 def test_bad_batch_size_is_rejected():
     with pytest.raises(ValueError, match="batch_size"):
         embed_track_chunks(FirstFrameAndLength(), _features(4), chunk_frames=2, batch_size=0)
+
+
+def _tiny_model():
+    from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
+
+    config = CoverHunterConfig(
+        d_model=16, n_heads=2, ffn_dim=32, n_blocks=1, subsampling_channels=4, embedding_dim=8
+    )
+    return CoverHunter(config, generator=torch.Generator().manual_seed(0))
+
+
+def test_inference_embed_fn_precisions_stay_close_to_float32():
+    from coverhunter.retrieval.embed import inference_embed_fn
+
+    model = _tiny_model()
+    features = torch.randn(100, 96, generator=torch.Generator().manual_seed(1))
+    exact = embed_track_chunks(model.eval().embed, features, chunk_frames=40, batch_size=3)
+    float32 = embed_track_chunks(inference_embed_fn(model), features, 40, batch_size=3)
+    assert not model.training and torch.equal(float32, exact)
+    for precision in ("bfloat16", "int8"):
+        out = embed_track_chunks(inference_embed_fn(model, precision), features, 40, 3)
+        assert out.shape == (3, 8) and (out * exact).sum(1).min() > 0.99, precision
+
+
+def test_inference_embed_fn_rejects_unknown_precision():
+    from coverhunter.retrieval.embed import inference_embed_fn
+
+    with pytest.raises(ValueError, match="float16"):
+        inference_embed_fn(_tiny_model(), "float16")

@@ -62,6 +62,11 @@ def masked_batch_norm(norm: nn.BatchNorm1d, x: torch.Tensor, padding_mask: torch
         (B,T,C), in the norm's output dtype (float32 under autocast).
     """
     assert x.ndim == 3 and padding_mask.shape == x.shape[:2], (x.shape, padding_mask.shape)
+    if not norm.training and norm.running_mean is not None:
+        # Inference: running statistics make the norm per frame, so normalise everything and
+        # zero the padding; the same values without gathering and scattering the valid frames.
+        normed = norm(x.reshape(-1, x.shape[-1])).view(x.shape[0], x.shape[1], -1)
+        return normed.masked_fill(padding_mask.unsqueeze(-1), 0.0)
     valid = ~padding_mask
     normed = norm(x[valid])  # (N_valid, C)
     out = normed.new_zeros(x.shape[0], x.shape[1], normed.shape[-1])
@@ -98,6 +103,17 @@ def relative_to_absolute(scores: torch.Tensor) -> torch.Tensor:
     """
     frames = scores.shape[-2]
     assert scores.shape[-1] == 2 * frames - 1, scores.shape
+    if not scores.requires_grad:
+        # Inference: row i starts (2T-1) - 1 elements after row i-1's start shifted by one, so
+        # the result is a strided view of the contiguous scores (Transformer-XL's shift), no copy.
+        scores = scores.contiguous()
+        *lead, _, _ = scores.shape
+        lead_strides = scores.stride()[:-2]
+        return scores.as_strided(
+            (*lead, frames, frames),
+            (*lead_strides, 2 * frames - 2, 1),
+            scores.storage_offset() + frames - 1,
+        )
     rows = torch.arange(frames, device=scores.device)
     index = (frames - 1 - rows).unsqueeze(1) + rows.unsqueeze(0)  # (T,T)
     return scores.gather(-1, index.expand(*scores.shape[:-2], frames, frames))
