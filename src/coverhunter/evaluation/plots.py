@@ -13,10 +13,15 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.markers import MarkerStyle
+from matplotlib.path import Path
 
 logger = logging.getLogger(__name__)
 
 EMBEDDING_METHODS = ("auto", "tsne", "pca")
+# Filled markers, cycled once the 20 colours of tab20 run out: work i gets colour i % 20 and
+# marker i // 20, so up to 160 works keep a look of their own.
+_WORK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def _pca_2d(x: np.ndarray) -> np.ndarray:
@@ -59,7 +64,7 @@ def embedding_map(
     method: str = "auto",
     perplexity: float = 30.0,
 ) -> Figure:
-    """Scatter of `embeddings (N, D)` in 2-D, one colour per work (paper Fig. 3).
+    """Scatter of `embeddings (N, D)` in 2-D, one colour and marker per work (paper Fig. 3).
 
     `method`: `"tsne"` (scikit-learn), `"pca"`, or `"auto"` (t-SNE when scikit-learn imports).
     `seed` fixes t-SNE's initialisation, so the same input gives the same picture.
@@ -73,11 +78,22 @@ def embedding_map(
     cmap = colormaps["tab20"]
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
-    ax.scatter(xy[:, 0], xy[:, 1], c=[cmap(c % cmap.N) for c in codes], s=12)
-    ax.set_title(f"{used} of {x.shape[0]} embeddings, {len(works)} works")
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=[cmap(c % cmap.N) for c in codes], s=18)
+    points.set_paths(
+        [_marker_path(_WORK_MARKERS[(c // cmap.N) % len(_WORK_MARKERS)]) for c in codes]
+    )
+    ax.set_title(
+        f"{used} of {x.shape[0]} embeddings, {len(works)} works\n(one colour and marker per work)"
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     return fig
+
+
+def _marker_path(marker: str) -> Path:
+    """The path of `marker` in points, as one scatter call draws it for each of its points."""
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform())
 
 
 def distance_histograms(
@@ -100,10 +116,11 @@ def distance_histograms(
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    ax.hist(d[finite & ~same], bins=edges, alpha=0.6, density=True, label="different work")
-    ax.hist(d[finite & same], bins=edges, alpha=0.6, density=True, label="same work")
-    ax.set_xlabel("cosine distance")
-    ax.set_ylabel("density")
+    for mask, name in ((~same, "different work"), (same, "same work")):
+        values = d[finite & mask]
+        ax.hist(values, bins=edges, alpha=0.6, density=True, label=f"{name} ({values.size} pairs)")
+    ax.set_xlabel("cosine distance (query to reference)")
+    ax.set_ylabel("density (area of each histogram: 1)")
     ax.legend()
     return fig
 
