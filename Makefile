@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make run    set everything up, then the whole default run on the embedded synthetic collection
+#   make run    set everything up, then the whole default run on the embedded rendered corpus (music21 pieces, FluidSynth)
 #   make test   set everything up, then lint and the whole test suite (what CI runs)
 SHELL := /bin/bash
 PYTHON ?= python3

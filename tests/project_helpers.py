@@ -33,6 +33,7 @@ def tiny_params(**overrides) -> dict:
     """Runtime parameters for a run on the tiny synthetic collection."""
     params = {
         "ingest": {
+            "source": "synthetic",  # the default (rendered_corpus) takes minutes to render
             "synthetic": {"root": "data/01_raw/synthetic", **TINY_SYNTHETIC},
             "min_duration_s": 5.0,
         }

@@ -1,20 +1,25 @@
 """`evaluation` after a tiny default run: the metrics contract, the index path, rankings, MLflow."""
 
 import json
+import math
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from trained_project import trained_project_copy
 
 from coverhunter.datasets import FaissIndexDataset
 from coverhunter.evaluation.metrics import MIREX_KEYS, mirex_metrics
+from coverhunter.evaluation.qmax import metrics_on_queries, stratified_queries
 from coverhunter.retrieval.distances import track_distances
 from coverhunter.retrieval.index_distances import index_track_distances
 
 MODELS = ["untrained", "chroma_baseline", "coarse", "fine"]
+SAME = "same_queries_as_qmax"
+QMAX_TIMING = ["n_pairs", "seconds_per_pair", "seconds_pairs", "seconds_hpcp", "seconds_total"]
 # "A clear margin" (issue 6): mAP points a trained model must gain over both references.
 MARGIN = 0.1
 
@@ -36,6 +41,17 @@ def gallery(project):
     return chunks, tracks
 
 
+@pytest.fixture(scope="module")
+def parameters(project):
+    """The run's parameters that the checks need (the shared run keeps conf/base's)."""
+    base = project / "conf/base"
+    evaluation = yaml.safe_load((base / "parameters_evaluation.yml").read_text())["evaluation"]
+    return {
+        "qmax_cap": evaluation["qmax"]["max_queries"],
+        "seed": yaml.safe_load((base / "parameters.yml").read_text())["seed"],
+    }
+
+
 def _direct_distances(chunks, tracks):
     position = {p: i for i, p in enumerate(tracks.perf_id)}
     vectors = torch.as_tensor(np.stack(chunks.embedding))
@@ -47,13 +63,39 @@ def test_metrics_of_every_model_side_by_side(metrics, gallery):
     _, tracks = gallery
     per_work = tracks.work_id.value_counts()
     with_versions = int(per_work[per_work > 1].sum())
-    assert list(metrics) == MODELS
-    for row in metrics.values():
+    assert list(metrics) == [*MODELS, "qmax", SAME]
+    for row in (metrics[model] for model in MODELS):
         assert list(row) == list(MIREX_KEYS)
         assert 0.0 < row["mAP"] <= 1.0 and 0.0 <= row["hit_rate"] <= 1.0
         assert 0.0 <= row["P@10"] <= 1.0
         assert 1.0 <= row["MR1"] <= len(tracks) - 1
         assert row["n_queries"] == with_versions
+
+
+def test_qmax_row_is_capped_timed_and_beside_every_model_on_its_queries(
+    metrics, gallery, parameters
+):
+    chunks, tracks = gallery
+    qmax = metrics["qmax"]
+    assert list(qmax) == [*MIREX_KEYS, *QMAX_TIMING]
+    assert all(math.isfinite(value) for value in qmax.values())
+    assert 0.0 < qmax["mAP"] <= 1.0 and 1.0 <= qmax["MR1"] <= len(tracks) - 1
+    assert 1 <= qmax["n_queries"] <= parameters["qmax_cap"]
+    assert qmax["n_pairs"] == qmax["n_queries"] * (len(tracks) - 1)  # all others, never itself
+    assert qmax["seconds_per_pair"] > 0
+    assert qmax["seconds_total"] == pytest.approx(qmax["seconds_hpcp"] + qmax["seconds_pairs"])
+
+    same = metrics[SAME]
+    assert list(same) == [*MODELS, "qmax"]
+    assert all(row["n_queries"] == qmax["n_queries"] for row in same.values())
+    assert same["qmax"] == {key: qmax[key] for key in MIREX_KEYS}
+    # The fine model's block is its full distance matrix read on the run's (seeded) queries.
+    ids, works = list(tracks.perf_id), list(tracks.work_id)
+    queries = stratified_queries(ids, works, parameters["qmax_cap"], parameters["seed"])
+    expected = metrics_on_queries(_direct_distances(chunks, tracks), works, ids, queries)
+    assert same["fine"]["n_queries"] == len(queries)
+    for key in ("mAP", "MR1", "hit_rate", "P@10"):
+        assert same["fine"][key] == pytest.approx(expected[key], abs=1e-9)
 
 
 def test_fine_model_scored_through_the_index_equals_the_direct_computation(
@@ -105,10 +147,14 @@ def test_plots_and_metrics_reach_mlflow(project, metrics):
     experiment = client.get_experiment_by_name("coverhunter")
     (run,) = client.search_runs([experiment.experiment_id])
     logged = run.data.metrics
-    for model, row in metrics.items():
-        assert logged[f"eval/{model}/mAP"] == pytest.approx(row["mAP"])
-        assert logged[f"eval/{model}/P_at_10"] == pytest.approx(row["P@10"])
-        assert logged[f"eval/{model}/n_queries"] == row["n_queries"]
+    same = metrics[SAME]
+    for model in [*MODELS, "qmax"]:
+        for name, row in ((f"eval/{model}", metrics[model]), (f"eval/{SAME}/{model}", same[model])):
+            assert logged[f"{name}/mAP"] == pytest.approx(row["mAP"])
+            assert logged[f"{name}/P_at_10"] == pytest.approx(row["P@10"])
+            assert logged[f"{name}/n_queries"] == row["n_queries"]
+    for key in QMAX_TIMING:
+        assert logged[f"eval/qmax/{key}"] == pytest.approx(metrics["qmax"][key])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {
         "evaluation_metrics.json",

@@ -13,18 +13,24 @@ identification", as Essentia implements it:
    plot; the longest well-matched path gives the score, normalised by the reference's length
    into a distance (lower = more similar; asymmetric: query against reference).
 
-It is pairwise and slow (each pair aligns two frame sequences), so `qmax_distance_matrix` scores
-the first `max_queries` queries only and returns the measured time per pair with the distances.
+It is pairwise and slow (each pair aligns two frame sequences), so the evaluation scores a
+capped, seeded choice of queries spread over the works (`stratified_queries`), each against every
+other performance, and reports the measured time per pair with the metrics (`score_qmax`). The
+learned models are scored on the same queries by `metrics_on_queries`, so the rows compare.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import essentia
 import numpy as np
+import torch
+
+from coverhunter.evaluation.metrics import mirex_metrics
 
 essentia.log.infoActive = False  # essentia.standard announces its classifier models on import
 import essentia.standard as es  # noqa: E402
@@ -147,23 +153,128 @@ def qmax_distance_matrix(
     reference_hpcps: Sequence[np.ndarray],
     max_queries: int | None = None,
     settings: QmaxSettings | None = None,
+    skip: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Distances `(Q, R)` float64 of the first `max_queries` queries (all when None) to every
-    reference, and the measured seconds per pair.
+    reference, and the measured seconds per scored pair.
 
-    Each element is an HPCP `(frames, 12)`. A query that is also a reference is scored against
-    itself like any other pair: the caller masks what its protocol excludes.
+    Each element is an HPCP `(frames, 12)`. `skip (Q, R)` bool marks pairs left unscored (a query
+    against itself, say): they hold `+inf` and are not timed. Without it every pair is scored.
     """
     if max_queries is not None and max_queries < 1:
         raise ValueError(f"max_queries={max_queries} must be >= 1 (or None for all)")
     if len(reference_hpcps) == 0:
         raise ValueError("reference_hpcps is empty")
     queries = list(query_hpcps)[:max_queries]
+    shape = (len(queries), len(reference_hpcps))
+    if skip is None:
+        skip = np.zeros(shape, dtype=bool)
+    if skip.shape != shape:
+        raise ValueError(f"skip has shape {skip.shape}, the distances {shape}")
     qmax = _Qmax(settings or QmaxSettings())
-    distances = np.empty((len(queries), len(reference_hpcps)), dtype=np.float64)
+    distances = np.full(shape, np.inf, dtype=np.float64)
     started = time.perf_counter()
     for i, query in enumerate(queries):
         for j, reference in enumerate(reference_hpcps):
-            distances[i, j] = qmax(query, reference)
-    seconds_per_pair = (time.perf_counter() - started) / max(distances.size, 1)
+            if not skip[i, j]:
+                distances[i, j] = qmax(query, reference)
+    seconds_per_pair = (time.perf_counter() - started) / max(int((~skip).sum()), 1)
     return distances, seconds_per_pair
+
+
+def stratified_queries(
+    perf_ids: Sequence[str], work_ids: Sequence[str], max_queries: int | None, seed: int
+) -> list[str]:
+    """Up to `max_queries` of `perf_ids` (all when None), spread over the works evenly.
+
+    Only performances whose work has another among `perf_ids` are candidates (the others have
+    nothing to find). Each work, in a seeded random order, gives one performance (chosen at
+    random) per round until the cap is reached, so the works' counts differ by at most one
+    while every work has performances left. Deterministic for a seed and independent of the
+    input order; returned in the order of `perf_ids`.
+    """
+    if len(perf_ids) != len(work_ids):
+        raise ValueError(f"{len(perf_ids)} perf_ids but {len(work_ids)} work_ids")
+    if len(set(perf_ids)) != len(perf_ids):
+        raise ValueError("perf_ids are not unique")
+    if max_queries is not None and max_queries < 0:
+        raise ValueError(f"max_queries={max_queries} must be >= 0 (or None for all)")
+    by_work: dict[str, list[str]] = defaultdict(list)
+    for perf_id, work_id in zip(perf_ids, work_ids, strict=True):
+        by_work[work_id].append(perf_id)
+    works = sorted(w for w, performances in by_work.items() if len(performances) > 1)
+    rng = np.random.default_rng(seed)
+    work_turn = {works[k]: turn for turn, k in enumerate(rng.permutation(len(works)))}
+    order = {}  # perf_id -> (round, turn of its work within the round)
+    for work in works:
+        performances = sorted(by_work[work])
+        for round_, k in enumerate(rng.permutation(len(performances))):
+            order[performances[k]] = (round_, work_turn[work])
+    chosen = set(sorted(order, key=order.get)[:max_queries])
+    return [p for p in perf_ids if p in chosen]
+
+
+def metrics_on_queries(
+    distances: torch.Tensor | np.ndarray,
+    work_ids: Sequence[str],
+    perf_ids: Sequence[str],
+    query_perf_ids: Sequence[str],
+) -> dict[str, float | int]:
+    """MIREX metrics of the rows `query_perf_ids` of an all-against-all `distances (N, N)`:
+    each chosen performance a query against every performance of `perf_ids`."""
+    dist = torch.as_tensor(distances)
+    assert dist.ndim == 2 and dist.shape[0] == dist.shape[1] == len(perf_ids), dist.shape
+    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
+    missing = [p for p in query_perf_ids if p not in position]
+    if missing:
+        raise ValueError(f"queries not among the performances: {missing[:3]}")
+    rows = [position[p] for p in query_perf_ids]
+    return mirex_metrics(
+        dist[torch.as_tensor(rows, dtype=torch.long)],
+        [work_ids[i] for i in rows],
+        list(work_ids),
+        list(query_perf_ids),
+        list(perf_ids),
+    )
+
+
+def score_qmax(
+    hpcps: Mapping[str, np.ndarray],
+    perf_ids: Sequence[str],
+    work_ids: Sequence[str],
+    query_perf_ids: Sequence[str],
+    settings: QmaxSettings | None = None,
+) -> dict[str, float | int]:
+    """Qmax's MIREX metrics, each query against every other performance of `perf_ids`, with
+    `n_pairs` (pairs scored), `seconds_per_pair` (cross-similarity + Qmax) and `seconds_pairs`.
+
+    `hpcps` maps each perf_id to its HPCP `(frames, 12)`, computed once per performance.
+    """
+    if len(query_perf_ids) == 0:
+        raise ValueError("no queries to score")
+    missing = [p for p in perf_ids if p not in hpcps]
+    if missing:
+        raise ValueError(f"no HPCP for {len(missing)} performances, e.g. {missing[:3]}")
+    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
+    strangers = [p for p in query_perf_ids if p not in position]
+    if strangers:
+        raise ValueError(f"queries not among the performances: {strangers[:3]}")
+    rows = [position[p] for p in query_perf_ids]
+    itself = np.zeros((len(rows), len(perf_ids)), dtype=bool)
+    itself[np.arange(len(rows)), rows] = True  # the query is never its own candidate (MIREX)
+    distances, seconds_per_pair = qmax_distance_matrix(
+        [hpcps[p] for p in query_perf_ids],
+        [hpcps[p] for p in perf_ids],
+        settings=settings,
+        skip=itself,
+    )
+    n_pairs = int((~itself).sum())
+    metrics = mirex_metrics(
+        distances, [work_ids[i] for i in rows], list(work_ids), list(query_perf_ids), list(perf_ids)
+    )
+    return {
+        **metrics,
+        "n_pairs": n_pairs,
+        "seconds_per_pair": seconds_per_pair,
+        "seconds_pairs": seconds_per_pair * n_pairs,
+    }

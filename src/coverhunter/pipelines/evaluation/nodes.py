@@ -1,13 +1,17 @@
-"""evaluation: every gallery performance a query against the others (MIREX), four models side by side.
+"""evaluation: every gallery performance a query against the others (MIREX), the models side by side.
 
 The fine model is scored through the faiss gallery index, the path a user's query takes; the
 untrained model (the fine model's architecture, fresh weights), the coarse model and the chroma
-baseline are scored on the same tracks and the same 45 s chunks, directly.
+baseline are scored on the same tracks and the same 45 s chunks, directly. The classical Qmax
+baseline is pairwise and slow: it scores a capped, seeded choice of the queries (the
+`qmax_queries`) against every gallery performance, and every other model is scored on those
+queries too (`same_queries_as_qmax`), so its row compares.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -15,14 +19,22 @@ import torch
 from matplotlib.figure import Figure
 
 from coverhunter.audio.cqt import CQTConfig
+from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.data.features import load_features
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.baselines import ChromaBaseline
-from coverhunter.evaluation.collection import TrackSet, score_embedder
-from coverhunter.evaluation.metrics import mirex_metrics
+from coverhunter.evaluation.collection import TrackSet, all_against_all_distances, embed_tracks
+from coverhunter.evaluation.metrics import MIREX_KEYS, mirex_metrics
 from coverhunter.evaluation.plots import distance_histograms, embedding_map
+from coverhunter.evaluation.qmax import (
+    QmaxSettings,
+    hpcp_features,
+    metrics_on_queries,
+    score_qmax,
+    stratified_queries,
+)
 from coverhunter.evaluation.rankings import ranking_table
-from coverhunter.evaluation.report import metric_items, results_table
+from coverhunter.evaluation.report import metric_items, mlflow_metric_name, results_table
 from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.retrieval.chunk_table import embedding_matrix
 from coverhunter.retrieval.gallery import ChunkSettings
@@ -32,7 +44,22 @@ from coverhunter.serving.pyfunc import log_and_register
 
 logger = logging.getLogger(__name__)
 
-MODEL_ORDER = ("untrained", "chroma_baseline", "coarse", "fine")
+MODEL_ORDER = ("untrained", "chroma_baseline", "coarse", "fine", "qmax")
+# The block of `evaluation_metrics` with every model scored on Qmax's queries.
+SAME_QUERIES = "same_queries_as_qmax"
+# What the qmax row holds beside the MIREX metrics, logged as `eval/qmax/<key>`.
+QMAX_TIMING = ("n_pairs", "seconds_per_pair", "seconds_pairs", "seconds_hpcp", "seconds_total")
+
+
+def choose_qmax_queries(gallery_embeddings: pd.DataFrame, evaluation: dict, seed: int) -> list:
+    """The gallery performances Qmax scores as queries: `evaluation.qmax.max_queries` of them
+    (null: all; 0: none, no qmax row), seeded and stratified by work."""
+    return stratified_queries(
+        list(gallery_embeddings.perf_id),
+        list(gallery_embeddings.work_id),
+        evaluation["qmax"]["max_queries"],
+        seed,
+    )
 
 
 def score_reference_models(
@@ -40,13 +67,15 @@ def score_reference_models(
     cqt_features: dict,
     coarse_model: dict,
     fine_model: dict,
+    qmax_queries: list,
     indexing: dict,
     evaluation: dict,
     feature_cqt: dict,
     seed: int,
     device: str,
-) -> dict:
-    """MIREX metrics of the untrained model, the chroma baseline and the coarse model."""
+) -> tuple[dict, dict]:
+    """MIREX metrics of the untrained model, the chroma baseline and the coarse model, on every
+    query and on Qmax's queries (empty when there are none)."""
     cqt = CQTConfig(**feature_cqt["cqt"])
     target = resolve_device(device)
     perf_ids = list(gallery_embeddings.perf_id)
@@ -71,8 +100,9 @@ def score_reference_models(
     chunk_frames, min_tail_frames = ChunkSettings(
         indexing["chunk_s"], indexing["min_tail_s"]
     ).frames(cqt.frame_rate, min_frames)
-    return {
-        name: score_embedder(
+    scores, on_qmax_queries = {}, {}
+    for name, embedder in embedders.items():
+        embeddings = embed_tracks(
             embedder.embed,
             tracks,
             chunk_frames,
@@ -81,17 +111,23 @@ def score_reference_models(
             target,
             min_tail_frames,
         )
-        for name, embedder in embedders.items()
-    }
+        distances = all_against_all_distances(embeddings, len(perf_ids))
+        work_ids = tracks.work_ids
+        scores[name] = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
+        if qmax_queries:
+            on_qmax_queries[name] = metrics_on_queries(distances, work_ids, perf_ids, qmax_queries)
+    return scores, on_qmax_queries
 
 
 def score_fine_model(
     gallery_chunks: pd.DataFrame,
     gallery_embeddings: pd.DataFrame,
     gallery_index: ChunkIndex,
+    qmax_queries: list,
     evaluation: dict,
-) -> tuple[dict, pd.DataFrame, Figure]:
-    """The fine model's metrics, per-query rankings and distance histograms, via the index."""
+) -> tuple[dict, dict, pd.DataFrame, Figure]:
+    """The fine model's metrics (on every query, and on Qmax's queries: empty when none),
+    per-query rankings and distance histograms, via the index."""
     perf_ids = list(gallery_embeddings.perf_id)
     work_ids = list(gallery_embeddings.work_id)
     position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
@@ -106,6 +142,11 @@ def score_fine_model(
         batch_tracks=search["batch_tracks"],
     )
     metrics = mirex_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
+    on_qmax_queries = (
+        metrics_on_queries(found.distances, work_ids, perf_ids, qmax_queries)
+        if qmax_queries
+        else {}
+    )
     starts = gallery_chunks.start_s.to_numpy()
     index_starts = gallery_index.chunk_starts_s
     rankings = ranking_table(
@@ -127,7 +168,57 @@ def score_fine_model(
     histograms = distance_histograms(
         off_diagonal, works[:, None] == works[None, :], bins=evaluation["plots"]["histogram_bins"]
     )
-    return metrics, rankings, histograms
+    return metrics, on_qmax_queries, rankings, histograms
+
+
+def score_qmax_baseline(
+    gallery_embeddings: pd.DataFrame,
+    manifest: pd.DataFrame,
+    qmax_queries: list,
+    evaluation: dict,
+    feature_cqt: dict,
+    ingest: dict,
+) -> dict:
+    """The classical baseline's row: HPCP of every gallery performance from its audio (once
+    each), then Qmax of each of `qmax_queries` against all others, timed. Empty when no queries."""
+    if not qmax_queries:
+        logger.info("qmax baseline off (evaluation.qmax.max_queries is 0)")
+        return {}
+    qmax = evaluation["qmax"]
+    sample_rate = feature_cqt["cqt"]["sample_rate"]
+    perf_ids = list(gallery_embeddings.perf_id)
+    path_of = manifest.set_index("perf_id").path
+    started = time.perf_counter()
+    hpcps = {
+        perf_id: hpcp_features(
+            peak_normalise(load_audio(path_of[perf_id], sample_rate, ingest["max_duration_s"])),
+            sample_rate,
+            **qmax["hpcp"],
+        )
+        for perf_id in perf_ids
+    }
+    seconds_hpcp = time.perf_counter() - started
+    row = score_qmax(
+        hpcps,
+        perf_ids,
+        list(gallery_embeddings.work_id),
+        qmax_queries,
+        QmaxSettings(**qmax["alignment"]),
+    )
+    row = {
+        **row,
+        "seconds_hpcp": seconds_hpcp,
+        "seconds_total": seconds_hpcp + row["seconds_pairs"],
+    }
+    logger.info(
+        "qmax: %d queries x %d performances, %d pairs, %.4f s per pair, %.1f s in all",
+        row["n_queries"],
+        len(perf_ids),
+        row["n_pairs"],
+        row["seconds_per_pair"],
+        row["seconds_total"],
+    )
+    return row
 
 
 def plot_embedding_map(gallery_embeddings: pd.DataFrame, evaluation: dict, seed: int) -> Figure:
@@ -140,16 +231,39 @@ def plot_embedding_map(gallery_embeddings: pd.DataFrame, evaluation: dict, seed:
     )
 
 
-def report_metrics(reference_scores: dict, fine_scores: dict) -> tuple[dict, dict]:
-    """-> (evaluation_metrics {model: row}, the same as MLflow metrics `eval/<model>/<metric>`)."""
+def report_metrics(
+    reference_scores: dict,
+    fine_scores: dict,
+    qmax_scores: dict,
+    reference_scores_on_qmax_queries: dict,
+    fine_scores_on_qmax_queries: dict,
+) -> tuple[dict, dict]:
+    """-> (evaluation_metrics, the same as MLflow metrics `eval/<model>/<metric>`).
+
+    evaluation_metrics is `{model: row}` (the qmax row, when scored, also holds its timing),
+    plus `same_queries_as_qmax: {model: row}`, every model on Qmax's queries, logged as
+    `eval/same_queries_as_qmax/<model>/<metric>`.
+    """
     results = {**reference_scores, "fine": fine_scores}
+    if qmax_scores:
+        results["qmax"] = qmax_scores
     results = {name: results[name] for name in MODEL_ORDER if name in results}
     logger.info("evaluation (MIREX protocol, every gallery performance a query):")
     for line in results_table(results).splitlines():  # one record a line: log handlers wrap
         logger.info("  %s", line)
-    history = {
-        name: {"value": value, "step": 0} for name, value in metric_items(results, "eval").items()
-    }
+    metrics = metric_items(results, "eval")
+    if qmax_scores:
+        same = {**reference_scores_on_qmax_queries, "fine": fine_scores_on_qmax_queries}
+        same = {name: same[name] for name in MODEL_ORDER if name in same}
+        same["qmax"] = {key: qmax_scores[key] for key in MIREX_KEYS}
+        logger.info("the same %d queries as qmax:", qmax_scores["n_queries"])
+        for line in results_table(same).splitlines():
+            logger.info("  %s", line)
+        for key in QMAX_TIMING:
+            metrics[mlflow_metric_name("eval", "qmax", key)] = float(qmax_scores[key])
+        metrics.update(metric_items(same, mlflow_metric_name("eval", SAME_QUERIES)))
+        results[SAME_QUERIES] = same
+    history = {name: {"value": value, "step": 0} for name, value in metrics.items()}
     return results, history
 
 

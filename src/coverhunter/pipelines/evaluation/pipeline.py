@@ -10,19 +10,26 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
+                nodes.choose_qmax_queries,
+                inputs=["gallery_embeddings", "params:evaluation", "params:seed"],
+                outputs="qmax_queries",
+                name="choose_qmax_queries_node",
+            ),
+            Node(
                 nodes.score_reference_models,
                 inputs=[
                     "gallery_embeddings",
                     "cqt_features",
                     "coarse_model",
                     "fine_model",
+                    "qmax_queries",
                     "params:indexing",
                     "params:evaluation",
                     "params:feature_cqt",
                     "params:seed",
                     "params:device",
                 ],
-                outputs="reference_scores",
+                outputs=["reference_scores", "reference_scores_on_qmax_queries"],
                 name="score_reference_models_node",
             ),
             Node(
@@ -31,10 +38,29 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "gallery_chunks",
                     "gallery_embeddings",
                     "gallery_index",
+                    "qmax_queries",
                     "params:evaluation",
                 ],
-                outputs=["fine_scores", "evaluation_rankings", "evaluation_distance_histograms"],
+                outputs=[
+                    "fine_scores",
+                    "fine_scores_on_qmax_queries",
+                    "evaluation_rankings",
+                    "evaluation_distance_histograms",
+                ],
                 name="score_fine_model_node",
+            ),
+            Node(
+                nodes.score_qmax_baseline,
+                inputs=[
+                    "gallery_embeddings",
+                    "manifest",
+                    "qmax_queries",
+                    "params:evaluation",
+                    "params:feature_cqt",
+                    "params:ingest",
+                ],
+                outputs="qmax_scores",
+                name="score_qmax_baseline_node",
             ),
             Node(
                 nodes.plot_embedding_map,
@@ -44,7 +70,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.report_metrics,
-                inputs=["reference_scores", "fine_scores"],
+                inputs=[
+                    "reference_scores",
+                    "fine_scores",
+                    "qmax_scores",
+                    "reference_scores_on_qmax_queries",
+                    "fine_scores_on_qmax_queries",
+                ],
                 outputs=["evaluation_metrics", "evaluation_mlflow_metrics"],
                 name="report_metrics_node",
             ),

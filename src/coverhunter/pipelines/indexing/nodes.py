@@ -14,6 +14,7 @@ from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.features import load_features
 from coverhunter.device import resolve_device
 from coverhunter.retrieval.chunk_table import embed_chunk_table
+from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.fingerprint import model_fingerprint
 from coverhunter.retrieval.gallery import (
     ChunkSettings,
@@ -74,7 +75,7 @@ def embed_gallery(
             indexing["chunk_s"], indexing["min_tail_s"]
         ).frames(cqt.frame_rate, model.min_frames)
         new = embed_chunk_table(
-            model.embed,
+            inference_embed_fn(model, indexing.get("precision", "float32")),
             todo,
             features,
             chunk_frames=chunk_frames,

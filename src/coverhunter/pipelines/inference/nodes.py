@@ -9,6 +9,7 @@ import torch
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.device import resolve_device
+from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.fingerprint import model_fingerprint
 from coverhunter.retrieval.gallery import ChunkSettings, check_index_info
 from coverhunter.retrieval.index import ChunkIndex, search_tracks
@@ -47,7 +48,7 @@ def identify_recording(
     with torch.inference_mode():
         query = embed_audio_file(
             identify["path"],
-            model.embed,
+            inference_embed_fn(model, identify.get("precision", "float32")),
             CQTConfig(**gallery_index_info["cqt"]),
             ChunkSettings(gallery_index_info["chunk_s"], gallery_index_info["min_tail_s"]),
             identify["batch_size"],
