@@ -158,6 +158,12 @@ def music_like(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarra
     return (0.9 * out / np.abs(out).max()).astype(np.float32)
 
 
+def write_recording(path: Path, seconds: float, rng: np.random.Generator) -> Path:
+    """One music-like stereo recording at `path`, in the format its suffix names."""
+    sf.write(str(path), music_like(seconds, FILE_RATE, rng), FILE_RATE)
+    return path
+
+
 def write_recordings(folder: Path, seconds: float, rng: np.random.Generator) -> dict[str, Path]:
     """The same stereo signal as FLAC and as MP3 (libsndfile's LAME defaults)."""
     signal = music_like(seconds, FILE_RATE, rng)
