@@ -1,7 +1,8 @@
 """The fine model as an MLflow pyfunc model: audio paths in, one track embedding per file out.
 
-`predict` takes a DataFrame with a `path` column (or a list of paths, or one path) and returns a
-float32 array `(N, D)`: per file, the mean of its 45 s chunk embeddings, re-normalised to unit
+`predict` takes a DataFrame with a `path` column and returns a float32 array `(N, D)` (the
+logged signature makes MLflow refuse other inputs before they reach `predict`; the class itself,
+used directly, also takes a list of paths or one path): per file, the mean of its 45 s chunk embeddings, re-normalised to unit
 length (the gallery's `gallery_embeddings` rule). For chunk-level search use the Kedro project
 (`coverhunter identify`); the pyfunc is the portable embedder.
 
