@@ -44,6 +44,22 @@ def test_a_gallery_recording_finds_its_own_work_first(in_project, capsys):
     assert [float(r[2]) for r in rows] == sorted((float(r[2]) for r in rows), reverse=True)
 
 
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_a_lower_precision_query_finds_the_same_work_first(in_project, capsys, precision):
+    known = _test_performance(in_project)
+    assert main(["identify", known.path, "--top", "2", "--precision", precision]) == 0
+    rows = [m.groups() for line in capsys.readouterr().out.splitlines() if (m := ROW.match(line))]
+    assert (rows[0][1], rows[0][3]) == (known.work_id, known.perf_id)
+    # the gallery was embedded in float32: the query's own recording is still within 1e-2
+    assert float(rows[0][2]) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_an_unknown_precision_is_a_usage_error(in_project, capsys):
+    known = _test_performance(in_project)
+    assert main(["identify", known.path, "--precision", "float8"]) == 2
+    assert "float8" in capsys.readouterr().err
+
+
 def test_a_missing_file_is_named(in_project, capsys):
     assert main(["identify", "no/such/song.wav"]) == 2
     assert "no/such/song.wav: no such file" in capsys.readouterr().err

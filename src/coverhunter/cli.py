@@ -119,9 +119,12 @@ def _run_identify(
     collection: str | None,
     model_collection: str | None,
     quiet: bool,
+    precision: str | None = None,
 ) -> pd.DataFrame:
     """Run the `identify` pipeline in `project`; its result table."""
     params: dict = {"identify": {"path": str(path), "top": top}}
+    if precision:
+        params["identify"]["precision"] = precision
     if collection:
         params["collection"] = collection
     if model_collection:
@@ -152,14 +155,28 @@ def cli() -> None:
     default=None,
     help="The collection the fine model was trained on (default: default).",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["float32", "bfloat16", "int8"]),
+    default=None,
+    help="Query embedding precision (default: identify.precision, float32). bfloat16 is about "
+    "2x faster on CPUs with AVX512-BF16 (benchmarks/README.md) and emulated, slow, elsewhere.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show the Kedro run's log.")
 def identify(
-    file: Path, top: int, collection: str | None, model_collection: str | None, verbose: bool
+    file: Path,
+    top: int,
+    collection: str | None,
+    model_collection: str | None,
+    precision: str | None,
+    verbose: bool,
 ) -> None:
     path = file.expanduser().resolve()
     _check_audio_file(path)
     project = _find_project(Path.cwd())
-    results = _run_identify(project, path, top, collection, model_collection, quiet=not verbose)
+    results = _run_identify(
+        project, path, top, collection, model_collection, quiet=not verbose, precision=precision
+    )
     click.echo(format_results(results, file))
 
 
