@@ -8,8 +8,8 @@ ingest can set the recording aside and carry on with the rest.
 Speed (a 4-minute 44.1 kHz stereo query, see `benchmarks/query_latency.py`): libsndfile's own
 decoding is the floor (~150 ms CPU for FLAC or mp3); the downmix adds channels one at a time
 (numpy's `mean(axis=1)` over a 2-wide axis took ~120 ms), and `resample` applies torchaudio's
-windowed-sinc kernel trimmed to each phase's support, in cache-sized blocks (~18 ms instead of
-~100 ms for `torchaudio.functional.resample`, same output to 1e-6).
+windowed-sinc kernel trimmed to each phase's support, in cache-sized blocks (~23 ms instead of
+~100 ms for `torchaudio.functional.resample` on an idle machine, same output to 1e-6).
 """
 
 from __future__ import annotations

@@ -84,6 +84,22 @@ def all_against_all_distances(embeddings: TrackEmbeddings, n_tracks: int) -> tor
     )
 
 
+def embedder_distances(
+    embed_fn: EmbedFn,
+    tracks: TrackSet,
+    chunk_frames: int,
+    frame_rate: float,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    min_tail_frames: int = 1,
+) -> torch.Tensor:
+    """`(N, N)` track distances of the embedder on the track set (see `embed_tracks`)."""
+    embeddings = embed_tracks(
+        embed_fn, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
+    )
+    return all_against_all_distances(embeddings, len(tracks.perf_ids))
+
+
 def score_embedder(
     embed_fn: EmbedFn,
     tracks: TrackSet,
@@ -94,10 +110,9 @@ def score_embedder(
     min_tail_frames: int = 1,
 ) -> dict[str, float | int]:
     """mAP, MR1, hit_rate, P@10, n_queries of the embedder on the track set (MIREX protocol)."""
-    embeddings = embed_tracks(
+    distances = embedder_distances(
         embed_fn, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
     )
-    distances = all_against_all_distances(embeddings, len(tracks.perf_ids))
     return mirex_metrics(
         distances, tracks.work_ids, tracks.work_ids, tracks.perf_ids, tracks.perf_ids
     )

@@ -214,6 +214,32 @@ def stratified_queries(
     return [p for p in perf_ids if p in chosen]
 
 
+def _query_rows(perf_ids: Sequence[str], query_perf_ids: Sequence[str]) -> list[int]:
+    """Positions of `query_perf_ids` in `perf_ids`; ValueError naming any that are not there."""
+    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
+    missing = [p for p in query_perf_ids if p not in position]
+    if missing:
+        raise ValueError(f"queries not among the performances: {missing[:3]}")
+    return [position[p] for p in query_perf_ids]
+
+
+def _metrics_of_rows(
+    row_distances: torch.Tensor | np.ndarray,
+    rows: list[int],
+    work_ids: Sequence[str],
+    perf_ids: Sequence[str],
+    query_perf_ids: Sequence[str],
+) -> dict[str, float | int]:
+    """MIREX metrics of `row_distances (Q, N)`: query q is performance `rows[q]` of `perf_ids`."""
+    return mirex_metrics(
+        row_distances,
+        [work_ids[i] for i in rows],
+        list(work_ids),
+        list(query_perf_ids),
+        list(perf_ids),
+    )
+
+
 def metrics_on_queries(
     distances: torch.Tensor | np.ndarray,
     work_ids: Sequence[str],
@@ -224,18 +250,9 @@ def metrics_on_queries(
     each chosen performance a query against every performance of `perf_ids`."""
     dist = torch.as_tensor(distances)
     assert dist.ndim == 2 and dist.shape[0] == dist.shape[1] == len(perf_ids), dist.shape
-    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
-    missing = [p for p in query_perf_ids if p not in position]
-    if missing:
-        raise ValueError(f"queries not among the performances: {missing[:3]}")
-    rows = [position[p] for p in query_perf_ids]
-    return mirex_metrics(
-        dist[torch.as_tensor(rows, dtype=torch.long)],
-        [work_ids[i] for i in rows],
-        list(work_ids),
-        list(query_perf_ids),
-        list(perf_ids),
-    )
+    rows = _query_rows(perf_ids, query_perf_ids)
+    row_distances = dist[torch.as_tensor(rows, dtype=torch.long)]
+    return _metrics_of_rows(row_distances, rows, work_ids, perf_ids, query_perf_ids)
 
 
 def score_qmax(
@@ -255,11 +272,7 @@ def score_qmax(
     missing = [p for p in perf_ids if p not in hpcps]
     if missing:
         raise ValueError(f"no HPCP for {len(missing)} performances, e.g. {missing[:3]}")
-    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
-    strangers = [p for p in query_perf_ids if p not in position]
-    if strangers:
-        raise ValueError(f"queries not among the performances: {strangers[:3]}")
-    rows = [position[p] for p in query_perf_ids]
+    rows = _query_rows(perf_ids, query_perf_ids)
     itself = np.zeros((len(rows), len(perf_ids)), dtype=bool)
     itself[np.arange(len(rows)), rows] = True  # the query is never its own candidate (MIREX)
     distances, seconds_per_pair = qmax_distance_matrix(
@@ -269,9 +282,7 @@ def score_qmax(
         skip=itself,
     )
     n_pairs = int((~itself).sum())
-    metrics = mirex_metrics(
-        distances, [work_ids[i] for i in rows], list(work_ids), list(query_perf_ids), list(perf_ids)
-    )
+    metrics = _metrics_of_rows(distances, rows, work_ids, perf_ids, query_perf_ids)
     return {
         **metrics,
         "n_pairs": n_pairs,

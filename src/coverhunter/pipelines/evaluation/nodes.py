@@ -23,7 +23,7 @@ from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.data.features import load_features
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.baselines import ChromaBaseline
-from coverhunter.evaluation.collection import TrackSet, all_against_all_distances, embed_tracks
+from coverhunter.evaluation.collection import TrackSet, embedder_distances
 from coverhunter.evaluation.metrics import MIREX_KEYS, mirex_metrics
 from coverhunter.evaluation.plots import distance_histograms, embedding_map
 from coverhunter.evaluation.qmax import (
@@ -102,7 +102,7 @@ def score_reference_models(
     ).frames(cqt.frame_rate, min_frames)
     scores, on_qmax_queries = {}, {}
     for name, embedder in embedders.items():
-        embeddings = embed_tracks(
+        distances = embedder_distances(
             embedder.embed,
             tracks,
             chunk_frames,
@@ -111,7 +111,6 @@ def score_reference_models(
             target,
             min_tail_frames,
         )
-        distances = all_against_all_distances(embeddings, len(perf_ids))
         work_ids = tracks.work_ids
         scores[name] = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
         if qmax_queries:

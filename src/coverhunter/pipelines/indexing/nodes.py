@@ -75,7 +75,7 @@ def embed_gallery(
             indexing["chunk_s"], indexing["min_tail_s"]
         ).frames(cqt.frame_rate, model.min_frames)
         new = embed_chunk_table(
-            inference_embed_fn(model, indexing.get("precision", "float32")),
+            inference_embed_fn(model, indexing["precision"]),
             todo,
             features,
             chunk_frames=chunk_frames,
