@@ -62,6 +62,16 @@ def choose_qmax_queries(gallery_embeddings: pd.DataFrame, evaluation: dict, seed
     )
 
 
+def _in_model_order(rows: dict) -> dict:
+    """`rows` by model, in `MODEL_ORDER` (models not in it are left out)."""
+    return {name: rows[name] for name in MODEL_ORDER if name in rows}
+
+
+def _on_queries(distances, work_ids: list, perf_ids: list, queries: list) -> dict:
+    """Metrics of the rows `queries` of all-against-all `distances`; empty when no queries."""
+    return metrics_on_queries(distances, work_ids, perf_ids, queries) if queries else {}
+
+
 def score_reference_models(
     gallery_embeddings: pd.DataFrame,
     cqt_features: dict,
@@ -113,9 +123,8 @@ def score_reference_models(
         )
         work_ids = tracks.work_ids
         scores[name] = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
-        if qmax_queries:
-            on_qmax_queries[name] = metrics_on_queries(distances, work_ids, perf_ids, qmax_queries)
-    return scores, on_qmax_queries
+        on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries)
+    return scores, {name: row for name, row in on_qmax_queries.items() if row}
 
 
 def score_fine_model(
@@ -141,11 +150,7 @@ def score_fine_model(
         batch_tracks=search["batch_tracks"],
     )
     metrics = mirex_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
-    on_qmax_queries = (
-        metrics_on_queries(found.distances, work_ids, perf_ids, qmax_queries)
-        if qmax_queries
-        else {}
-    )
+    on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries)
     starts = gallery_chunks.start_s.to_numpy()
     index_starts = gallery_index.chunk_starts_s
     rankings = ranking_table(
@@ -246,14 +251,14 @@ def report_metrics(
     results = {**reference_scores, "fine": fine_scores}
     if qmax_scores:
         results["qmax"] = qmax_scores
-    results = {name: results[name] for name in MODEL_ORDER if name in results}
+    results = _in_model_order(results)
     logger.info("evaluation (MIREX protocol, every gallery performance a query):")
     for line in results_table(results).splitlines():  # one record a line: log handlers wrap
         logger.info("  %s", line)
     metrics = metric_items(results, "eval")
     if qmax_scores:
         same = {**reference_scores_on_qmax_queries, "fine": fine_scores_on_qmax_queries}
-        same = {name: same[name] for name in MODEL_ORDER if name in same}
+        same = _in_model_order(same)
         same["qmax"] = {key: qmax_scores[key] for key in MIREX_KEYS}
         logger.info("the same %d queries as qmax:", qmax_scores["n_queries"])
         for line in results_table(same).splitlines():
