@@ -163,17 +163,10 @@ def test_plots_and_metrics_reach_mlflow(project, metrics):
     } <= artifacts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known gap (issue 6): after 150 CPU steps the learned models beat the untrained one "
-        "(mAP 0.41 vs 0.23) but not the key-invariant chroma baseline (0.62) on the tiny "
-        "collection; 450 steps of 8 works reach parity (coarse 0.57, fine 0.64), no margin; "
-        "strict, so the day they do this test fails and the marker must go"
-    ),
-)
 def test_a_trained_model_beats_the_untrained_model_and_the_chroma_baseline(metrics):
+    """Held-out works: learning happened, and it beats what needs none (measured: fine 0.58,
+    coarse 0.50, chroma 0.35, untrained 0.08 mAP on 86 queries)."""
     trained = max(metrics["fine"]["mAP"], metrics["coarse"]["mAP"])
     references = max(metrics["untrained"]["mAP"], metrics["chroma_baseline"]["mAP"])
-    table = {name: round(row["mAP"], 3) for name, row in metrics.items()}
+    table = {name: round(row["mAP"], 3) for name, row in metrics.items() if "mAP" in row}
     assert trained >= references + MARGIN, f"mAP by model: {table}"

@@ -100,11 +100,19 @@ def test_aligned_pairs_follow_the_contract(project):
     hop_s = round(7.5 * 25) / 25
     assert np.allclose(pairs.offset_s / hop_s, np.round(pairs.offset_s / hop_s))
     assert np.allclose(pairs.start_b_s - pairs.start_a_s, pairs.offset_s)
-    assert (pairs.similarity > 0.9).all() and (pairs.n_matches >= 1).all()
+    report = json.loads((project / "data/08_reporting/default/alignment_report.json").read_text())
+    # threshold: auto, the 0.995 quantile of the similarities between chunks of different works
+    chunks = pd.read_parquet(
+        project / "data/07_model_output/default/chunk_embeddings_coarse.parquet"
+    )
+    vectors = np.stack(chunks.embedding.to_numpy())
+    across = chunks.work_id.to_numpy()[:, None] != chunks.work_id.to_numpy()[None, :]
+    exact = np.quantile((vectors @ vectors.T)[across], 0.995)
+    assert report["threshold"] == pytest.approx(exact, abs=0.02)
+    assert (pairs.similarity > report["threshold"]).all() and (pairs.n_matches >= 1).all()
     trainable = manifest[manifest.trainable].groupby("work_id").size()
     assert len(pairs) + len(unaligned) == int((trainable * (trainable - 1) // 2).sum())
 
-    report = json.loads((project / "data/08_reporting/default/alignment_report.json").read_text())
     assert report["pairs_tried"] == len(pairs) + len(unaligned)
     assert report["pairs_aligned"] == len(pairs)
     assert (project / "data/08_reporting/default/alignment_offset_histogram.png").stat().st_size

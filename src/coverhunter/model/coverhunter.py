@@ -1,15 +1,18 @@
 """The CoverHunter network (paper Section II-A/B, Fig. 2b), read top to bottom.
 
-CQT (B,T,96) -> BatchNorm over bins (in place of CMVN) -> conv2d subsampling x4 in time ->
-N Conformer blocks -> time pooling -> linear bottleneck to ``embedding_dim`` (``embedding``,
-seen by the triplet loss) -> BN-neck (``neck``, seen by the classifier, focal loss and by
-default the center loss) -> linear classifier without bias (only when ``n_classes > 0``).
+CQT (B,T,96) -> front end (the CQT itself, as the paper, or key-invariant chroma lags; see
+``front_end.py``) -> optional average of every ``input_pool`` frames -> BatchNorm over
+features (in place of CMVN) -> conv2d subsampling x4 in time -> N Conformer blocks -> time
+pooling -> linear bottleneck to ``embedding_dim`` (``embedding``, seen by the triplet loss) ->
+BN-neck (``neck``, seen by the classifier, focal loss and by default the center loss) -> linear
+classifier without bias (only when ``n_classes > 0``).
 
 Retrieval (``embed``) uses the pre-neck ``embedding``, L2-normalised, as the authors'
 ``compute_embed`` does; ``retrieval_embedding="neck"`` switches to the post-neck vector.
 
-Inputs shorter than ``min_frames`` (the subsampling's receptive field: 7 frames at x4) raise a
-ValueError naming the length; pad on the caller's side if such chunks must be embedded.
+Inputs shorter than ``min_frames`` (the subsampling's receptive field: 7 frames at x4, times
+``input_pool``) raise a ValueError naming the length; pad on the caller's side if such chunks
+must be embedded.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from coverhunter.model.conformer import (
     lengths_to_padding_mask,
     masked_batch_norm,
 )
+from coverhunter.model.front_end import FRONT_ENDS, ChromaLags, pool_frames
 from coverhunter.model.pooling import POOLINGS, build_pooling
 
 __all__ = ["CoverHunter", "CoverHunterConfig", "CoverHunterOutput"]
@@ -43,6 +47,12 @@ class CoverHunterConfig:
     """
 
     n_bins: int = 96
+    # "cqt" (paper) feeds the log-CQT; "chroma_lags" feeds key-invariant chroma lag features
+    # (front_end.py), so no pitch-shift augmentation is needed to learn across keys.
+    front_end: str = "cqt"
+    chroma_lags: tuple[int, ...] = (0, 5, 10, 15, 20, 30, 40, 60)  # frames, for chroma_lags
+    # Frames averaged into one before the network (1 = paper): the sequence the CPU pays for.
+    input_pool: int = 1
     subsampling: int = 4
     # Channels of the conv2d subsampling; 0 = d_model (authors). It dominates the CPU cost of a
     # small model, so the CPU configuration narrows it.
@@ -64,7 +74,15 @@ class CoverHunterConfig:
     retrieval_embedding: str = "pre_neck"
 
     def __post_init__(self) -> None:
-        positive = ("n_bins", "d_model", "n_heads", "ffn_dim", "n_blocks", "embedding_dim")
+        positive = (
+            "n_bins",
+            "input_pool",
+            "d_model",
+            "n_heads",
+            "ffn_dim",
+            "n_blocks",
+            "embedding_dim",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
@@ -72,8 +90,18 @@ class CoverHunterConfig:
             raise ValueError(f"subsampling_channels={self.subsampling_channels} must be >= 0")
         if self.subsampling < 2 or self.subsampling & (self.subsampling - 1):
             raise ValueError(f"subsampling={self.subsampling} must be a power of two >= 2")
-        if self.n_bins < 2 * self.subsampling - 1:
-            raise ValueError(f"n_bins={self.n_bins} too few for subsampling={self.subsampling}")
+        if self.front_end not in FRONT_ENDS:
+            raise ValueError(f"front_end={self.front_end!r}; expected one of {FRONT_ENDS}")
+        self.chroma_lags = tuple(int(lag) for lag in self.chroma_lags)
+        if self.front_end == "chroma_lags" and (self.n_bins % 12 or not self.chroma_lags):
+            raise ValueError(
+                f"chroma_lags needs whole octaves of 12 bins (n_bins={self.n_bins}) and at "
+                f"least one lag (chroma_lags={list(self.chroma_lags)})"
+            )
+        if self.feature_dim < 2 * self.subsampling - 1:
+            raise ValueError(
+                f"{self.feature_dim} input features too few for subsampling={self.subsampling}"
+            )
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.kernel_size % 2 != 1:
@@ -98,9 +126,14 @@ class CoverHunterConfig:
                 f"expected one of {RETRIEVAL_EMBEDDINGS}"
             )
 
+    @property
+    def feature_dim(self) -> int:
+        """Features per frame after the front end."""
+        return self.n_bins if self.front_end == "cqt" else 12 * len(self.chroma_lags)
+
     def to_dict(self) -> dict:
         """Plain dict, JSON-serialisable; ``CoverHunterConfig(**d)`` rebuilds it."""
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "chroma_lags": list(self.chroma_lags)}
 
 
 @dataclass
@@ -170,9 +203,12 @@ class CoverHunter(nn.Module):
     def __init__(self, config: CoverHunterConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
-        self.input_norm = nn.BatchNorm1d(config.n_bins)
+        self.front_end = (
+            ChromaLags(config.chroma_lags) if config.front_end == "chroma_lags" else None
+        )
+        self.input_norm = nn.BatchNorm1d(config.feature_dim)
         self.subsampling = _Conv2dSubsampling(
-            config.n_bins,
+            config.feature_dim,
             config.d_model,
             config.subsampling,
             config.subsampling_channels or config.d_model,
@@ -203,7 +239,7 @@ class CoverHunter(nn.Module):
     @property
     def min_frames(self) -> int:
         """Shortest chunk, in CQT frames, the model accepts."""
-        return self.subsampling.min_length()
+        return self.subsampling.min_length() * self.config.input_pool
 
     def _init_weights(self, generator: torch.Generator | None = None) -> None:
         """Xavier-uniform weights and zero biases for linear/conv layers; norms at identity.
@@ -246,14 +282,15 @@ class CoverHunter(nn.Module):
         if shortest < self.min_frames:
             raise ValueError(
                 f"chunk length {shortest} frames is shorter than the model's minimum "
-                f"{self.min_frames} frames (subsampling x{self.config.subsampling})"
+                f"{self.min_frames} frames (subsampling x{self.config.subsampling}, "
+                f"input_pool {self.config.input_pool})"
             )
         if longest > cqt.shape[1]:
             raise ValueError(f"length {longest} exceeds the padded length {cqt.shape[1]}")
         lengths = lengths.to(cqt.device)
-        x = masked_batch_norm(
-            self.input_norm, cqt, lengths_to_padding_mask(lengths, cqt.shape[1])
-        )  # (B,T,F)
+        x = cqt if self.front_end is None else self.front_end(cqt, lengths)  # (B,T,F)
+        x, lengths = pool_frames(x, lengths, self.config.input_pool)
+        x = masked_batch_norm(self.input_norm, x, lengths_to_padding_mask(lengths, x.shape[1]))
         x = self.input_dropout(self.subsampling(x))  # (B,T',d)
         lengths = self.subsampling.output_length(lengths)
         x, lengths = self.encoder(x, lengths)

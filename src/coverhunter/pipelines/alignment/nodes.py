@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 
 from coverhunter.alignment.match import align_collection
 from coverhunter.alignment.pairs import aligned_pairs_table, alignment_report
+from coverhunter.alignment.threshold import impostor_threshold
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.features import load_features
 from coverhunter.data.splits import training_items
@@ -46,20 +47,37 @@ def embed_coarse_chunks(
     )
 
 
+def match_threshold(chunk_embeddings: pd.DataFrame, alignment: dict, seed: int) -> float:
+    """The configured threshold, or with `threshold: auto` the impostor quantile of this run."""
+    if alignment["threshold"] != "auto":
+        return float(alignment["threshold"])
+    return impostor_threshold(
+        chunk_embeddings.work_id.to_numpy(),
+        embedding_matrix(chunk_embeddings),
+        alignment["impostor_quantile"],
+        seed=seed,
+    )
+
+
 def align_versions(
-    chunk_embeddings: pd.DataFrame, manifest: pd.DataFrame, alignment: dict, feature_cqt: dict
+    chunk_embeddings: pd.DataFrame,
+    manifest: pd.DataFrame,
+    alignment: dict,
+    feature_cqt: dict,
+    seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict, Figure]:
     """Aligned and unaligned pairs, the report (with accuracy against true offsets), its plot."""
     frame_rate = CQTConfig(**feature_cqt["cqt"]).frame_rate
     hop_s = _hop_frames(alignment, frame_rate) / frame_rate
+    threshold = match_threshold(chunk_embeddings, alignment, seed)
     results = align_collection(
         chunk_embeddings,
         embedding_matrix(chunk_embeddings),
-        threshold=alignment["threshold"],
+        threshold=threshold,
         min_matches=alignment["min_matches"],
     )
     pairs, unaligned = aligned_pairs_table(results, hop_s)
-    report = alignment_report(pairs, unaligned, manifest, hop_s)
+    report = {"threshold": threshold, **alignment_report(pairs, unaligned, manifest, hop_s)}
     metrics = {
         key: {"value": float(value), "step": 0}
         for key, value in report.items()

@@ -26,6 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "manifest",
                     "params:alignment",
                     "params:feature_cqt",
+                    "params:seed",
                 ],
                 outputs=[
                     "aligned_pairs",

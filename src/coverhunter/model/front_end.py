@@ -1,0 +1,103 @@
+"""What the network sees of the CQT: the paper's log-CQT, or key-invariant chroma lags.
+
+A cover is often in another key, a circular shift of its chroma. The paper teaches the model that
+invariance with a pitch-shift augmentation (random rolls of up to 12 semitones); on CPU budgets
+that augmentation stops learning outright (README, "What holds the learning back"). The
+``chroma_lags`` front end removes the key by construction instead, keeping the melody and harmony
+relative to it:
+
+    r_t^d[k] = sum_i c_t[i] * c_{t+d}[(i + k) mod 12]
+
+for each lag ``d`` (frames) and interval ``k`` (semitones), where ``c_t`` is frame ``t``'s chroma
+(summing to 1). Transposing the recording rolls every ``c_t`` by the same amount, which leaves
+every ``r_t^d`` unchanged; lag 0 is each frame's interval content (its chord quality), longer lags
+the melodic and harmonic motion from ``t`` to ``t + d``. Values are in dB (floor -80, like the
+CQT's), so the rest of the network is unchanged.
+
+``pool_frames`` averages real frames only (padding never mixes in), to cut the sequence length
+the network pays for: 5 turns 25 frames a second into 5.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FRONT_ENDS", "ChromaLags", "pool_frames"]
+
+FRONT_ENDS = ("cqt", "chroma_lags")
+PITCH_CLASSES = 12
+FLOOR_DB = -80.0
+
+
+class ChromaLags(nn.Module):
+    """(B,T,F) log-CQT in dB -> (B,T,12 * len(lags)) chroma lag features in dB; no parameters.
+
+    Args:
+        lags: frame lags ``d`` (each >= 0); frames past a chunk's end count as silence.
+        bins_per_octave: CQT bins per octave; one bin a semitone (12) is required.
+
+    Example:
+        >>> lags = ChromaLags((0, 5))
+        >>> cqt = torch.randn(1, 50, 96) - 40
+        >>> out = lags(cqt, torch.tensor([50]))
+        >>> out.shape
+        torch.Size([1, 50, 24])
+        >>> torch.allclose(out, lags(torch.roll(cqt, 3, dims=-1), torch.tensor([50])), atol=1e-4)
+        True
+    """
+
+    def __init__(self, lags: tuple[int, ...], bins_per_octave: int = PITCH_CLASSES) -> None:
+        super().__init__()
+        if bins_per_octave != PITCH_CLASSES:
+            raise ValueError(f"chroma_lags needs 12 CQT bins per octave, got {bins_per_octave}")
+        if not lags or min(lags) < 0:
+            raise ValueError(f"chroma_lags must be non-negative frame lags, got {list(lags)}")
+        self.lags = tuple(int(lag) for lag in lags)
+        # intervals[i, k] = (i + k) mod 12: gathers c_{t+d}[(i + k) mod 12] for every i, k at once
+        steps = torch.arange(PITCH_CLASSES)
+        self.register_buffer("intervals", (steps[:, None] + steps[None, :]) % PITCH_CLASSES)
+
+    @property
+    def out_dim(self) -> int:
+        return PITCH_CLASSES * len(self.lags)
+
+    def forward(self, cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        batch, frames, n_bins = cqt.shape
+        if n_bins % PITCH_CLASSES:
+            raise ValueError(f"{n_bins} CQT bins are not whole octaves of 12")
+        # float32 whatever the autocast: products of chroma shares reach 1e-4, the dB floor
+        with torch.autocast(device_type=cqt.device.type, enabled=False):
+            real = (torch.arange(frames, device=cqt.device)[None, :] < lengths[:, None])[..., None]
+            amplitude = torch.pow(10.0, cqt.float().masked_fill(~real, FLOOR_DB) / 20.0)
+            chroma = amplitude.reshape(batch, frames, -1, PITCH_CLASSES).sum(2)
+            chroma = chroma / chroma.sum(-1, keepdim=True).clamp(min=1e-12)
+            chroma = chroma * real  # padding is silence, for the lags that reach it
+            parts = []
+            for lag in self.lags:
+                later = F.pad(chroma[:, lag:], (0, 0, 0, min(lag, frames)))  # c_{t+d}
+                parts.append(torch.einsum("bti,btik->btk", chroma, later[..., self.intervals]))
+            lagged = torch.cat(parts, dim=-1)
+            return (20.0 * torch.log10(lagged.clamp(min=1e-4))).clamp(min=FLOOR_DB)
+
+
+def pool_frames(
+    x: torch.Tensor, lengths: torch.Tensor, factor: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average every ``factor`` frames of (B,T,F), real frames only; lengths round up.
+
+    Example:
+        >>> x = torch.tensor([[[1.0], [3.0], [5.0], [0.0]]])
+        >>> pooled, lengths = pool_frames(x, torch.tensor([3]), 2)
+        >>> pooled[0, :, 0].tolist(), lengths.tolist()
+        ([2.0, 5.0], [2])
+    """
+    if factor == 1:
+        return x, lengths
+    real = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype)
+    x = x.masked_fill(real[..., None] == 0, 0.0)
+    sums = F.avg_pool1d(x.transpose(1, 2), factor, factor, ceil_mode=True)
+    counts = F.avg_pool1d(real[:, None, :], factor, factor, ceil_mode=True)
+    pooled = (sums / counts.clamp(min=1.0 / factor)).transpose(1, 2)
+    return pooled, (lengths + factor - 1) // factor
