@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/training_throughput.py [--device auto] [--p-works P]
         [--k-items K] [--steps N] [--warmup W] [--amp on off] [--threads 2]
+        [--front-ends cqt chroma_lags] [--input-pools 1 5]
 
 Each step is `coverhunter.training.train`'s own: the paper's model forward, `CoverHunterLoss`
 (focal + center + triplet), backward, gradient clipping, an AdamW step. Batches are P works x K
@@ -9,6 +10,10 @@ chunks of `--chunk-s` seconds of random log-CQT (drawn before the clock starts, 
 cycled), so only the step is timed. Throughput is read from the loop's own `samples_per_s`
 over the steps after `--warmup` (cuDNN autotuning, allocator warm-up and the first
 oneDNN kernel builds fall in the warm-up).
+
+Each front end (`model.front_end`: the paper's CQT, or the key-invariant chroma lags) is timed at
+each `input_pool` (frames averaged before the network); the last column is the speed-up over the
+first row, the paper's (cqt, pool 1) by default, measured in the same run.
 
 Defaults: on CUDA P=64, K=4 (the paper's batch of 256), 40 steps, mixed precision on and off;
 on the CPU P=4, K=2, 4 steps (training there only shows the order of magnitude; `train` never
@@ -73,6 +78,8 @@ def parse_args() -> argparse.Namespace:
     add("--classes", type=int, default=8000, help="classifier size (SHS100K-TRAIN: ~8k works)")
     add("--amp", nargs="+", default=["on", "off"], choices=["on", "off"])
     add("--threads", type=int, default=2)
+    add("--front-ends", nargs="+", default=["cqt", "chroma_lags"], choices=["cqt", "chroma_lags"])
+    add("--input-pools", nargs="+", type=int, default=[1, 5])
     return parser.parse_args()
 
 
@@ -92,9 +99,17 @@ def main() -> None:
         print(f"device {torch.cuda.get_device_name(device)}")
     frames = round(args.chunk_s * 25.0)  # 25 frames per second (hop 640 at 16 kHz)
     batches = RandomBatches(args.classes, p, k, frames, 96, pool=4)
-    rows = []
-    for amp in args.amp if cuda else ["off"]:
-        model_config = CoverHunterConfig(n_classes=args.classes)
+    rows, rates = [], []
+    settings = [
+        (amp, front_end, pool)
+        for amp in (args.amp if cuda else ["off"])
+        for front_end in args.front_ends
+        for pool in args.input_pools
+    ]
+    for amp, front_end, pool in settings:
+        model_config = CoverHunterConfig(
+            n_classes=args.classes, front_end=front_end, input_pool=pool
+        )
         model = CoverHunter(model_config, generator=torch.Generator().manual_seed(0))
         loss_fn = CoverHunterLoss(
             LossConfig(), args.classes, model_config.embedding_dim, batches.class_counts
@@ -112,23 +127,39 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             result = train(model, loss_fn, batches, config, checkpoint_dir=tmp)
         rate, timed_steps = timed_throughput(result.history, p * k)
+        rates.append(rate)
         peak = f"{torch.cuda.max_memory_allocated(device) / 2**30:.1f}" if cuda else "-"
         rows.append(
             [
                 str(device),
                 "on" if cuda and amp == "on" else "off",
+                front_end,
+                str(pool),
                 f"{p}x{k}",
                 f"{args.chunk_s:.0f}",
                 str(timed_steps),
                 f"{rate:.1f}",
                 f"{1e3 * p * k / rate:.0f}",
                 peak,
+                f"{rate / rates[0]:.2f}",
             ]
         )
     print_table(
         f"Training throughput: paper model ({model.num_parameters() / 1e6:.1f}M parameters with "
         f"a {args.classes}-class classifier), CoverHunterLoss, AdamW, clip 1.0",
-        ["device", "AMP", "P x K", "chunk s", "timed steps", "samples/s", "ms/step", "peak GiB"],
+        [
+            "device",
+            "AMP",
+            "front end",
+            "input pool",
+            "P x K",
+            "chunk s",
+            "timed steps",
+            "samples/s",
+            "ms/step",
+            "peak GiB",
+            "x first row",
+        ],
         rows,
     )
 
