@@ -8,8 +8,9 @@ from coverhunter.datasets.model_dataset import CoverHunterModelDataset
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 
 
-def _model(seed: int) -> CoverHunter:
+def _model(seed: int, **overrides) -> CoverHunter:
     config = CoverHunterConfig(
+        **overrides,
         d_model=16,
         n_heads=2,
         ffn_dim=32,
@@ -35,8 +36,11 @@ def _embed(model: CoverHunter) -> torch.Tensor:
         return model.embed(cqt, torch.tensor([40, 33]))
 
 
-def test_round_trip_gives_identical_embeddings_and_metadata(tmp_path):
-    model = _model(0)
+@pytest.mark.parametrize(
+    "front_end", [{}, {"front_end": "chroma_lags", "chroma_lags": [0, 3], "input_pool": 2}]
+)
+def test_round_trip_gives_identical_embeddings_and_metadata(tmp_path, front_end):
+    model = _model(0, **front_end)
     dataset = CoverHunterModelDataset(filepath=str(tmp_path / "coarse_model"))
     dataset.save({"model": model, "metadata": {"work_labels": ["w1", "w2", "w3"]}})
     assert sorted(p.name for p in (tmp_path / "coarse_model").iterdir()) == [
