@@ -24,11 +24,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FRONT_ENDS", "ChromaLags", "pool_frames"]
+__all__ = ["FRONT_ENDS", "ChromaLags", "frame_chroma", "pool_frames"]
 
 FRONT_ENDS = ("cqt", "chroma_lags")
 PITCH_CLASSES = 12
 FLOOR_DB = -80.0
+
+
+def frame_chroma(cqt: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """(B,T,F) log-CQT in dB (12 bins an octave) -> (B,T,12) chroma, each frame summing to 1.
+
+    dB back to amplitude, the octaves folded into 12 pitch classes, each frame scaled to sum 1 so
+    loudness drops out; `eps` guards silent frames.
+    """
+    batch, frames, _ = cqt.shape
+    amplitude = torch.pow(10.0, cqt / 20.0)
+    chroma = amplitude.reshape(batch, frames, -1, PITCH_CLASSES).sum(2)
+    return chroma / chroma.sum(-1, keepdim=True).clamp(min=eps)
 
 
 class ChromaLags(nn.Module):
@@ -59,20 +71,14 @@ class ChromaLags(nn.Module):
         steps = torch.arange(PITCH_CLASSES)
         self.register_buffer("intervals", (steps[:, None] + steps[None, :]) % PITCH_CLASSES)
 
-    @property
-    def out_dim(self) -> int:
-        return PITCH_CLASSES * len(self.lags)
-
     def forward(self, cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        batch, frames, n_bins = cqt.shape
+        frames, n_bins = cqt.shape[1:]
         if n_bins % PITCH_CLASSES:
             raise ValueError(f"{n_bins} CQT bins are not whole octaves of 12")
         # float32 whatever the autocast: products of chroma shares reach 1e-4, the dB floor
         with torch.autocast(device_type=cqt.device.type, enabled=False):
             real = (torch.arange(frames, device=cqt.device)[None, :] < lengths[:, None])[..., None]
-            amplitude = torch.pow(10.0, cqt.float().masked_fill(~real, FLOOR_DB) / 20.0)
-            chroma = amplitude.reshape(batch, frames, -1, PITCH_CLASSES).sum(2)
-            chroma = chroma / chroma.sum(-1, keepdim=True).clamp(min=1e-12)
+            chroma = frame_chroma(cqt.float().masked_fill(~real, FLOOR_DB))
             chroma = chroma * real  # padding is silence, for the lags that reach it
             parts = []
             for lag in self.lags:
