@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _no_mlflow_state_between_tests():
-    """Sessions set MLflow's process-wide experiment and run; no test inherits another's."""
+    """Sessions set MLflow's process-wide experiment and run; no test inherits another's.
+
+    Does nothing when no test has imported mlflow, e.g. where it is not installed (the GPU
+    machine runs `tests/test_cuda.py` without it): then there is no state to reset.
+    """
     environment = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
     yield
     for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
         if key not in environment:
             del os.environ[key]
     os.environ.update(environment)
+    if "mlflow" not in sys.modules:
+        return
     import mlflow
     from mlflow.tracking import fluent
 

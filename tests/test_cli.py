@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from kedro.io.core import Version, generate_timestamp
 from trained_project import trained_project_copy
 
@@ -52,6 +53,23 @@ def test_a_lower_precision_query_finds_the_same_work_first(in_project, capsys, p
     assert (rows[0][1], rows[0][3]) == (known.work_id, known.perf_id)
     # the gallery was embedded in float32: the query's own recording is still within 1e-2
     assert float(rows[0][2]) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_an_int8_query_asked_for_cuda_embeds_on_the_cpu(in_project, capsys):
+    # int8 is CPU-only: with a CUDA device the chunks go to the quantised CPU copy; without
+    # CUDA, `--device cpu` runs the same path
+    known = _test_performance(in_project)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    argv = ["identify", known.path, "--top", "1", "--precision", "int8", "--device", device]
+    assert main(argv) == 0
+    rows = [m.groups() for line in capsys.readouterr().out.splitlines() if (m := ROW.match(line))]
+    assert (rows[0][1], rows[0][3]) == (known.work_id, known.perf_id)
+
+
+def test_an_unknown_device_is_a_usage_error(in_project, capsys):
+    known = _test_performance(in_project)
+    assert main(["identify", known.path, "--device", "gpu0"]) == 2
+    assert "gpu0" in capsys.readouterr().err
 
 
 def test_an_unknown_precision_is_a_usage_error(in_project, capsys):

@@ -28,11 +28,11 @@ ALLOWED = {
     ),
     "datasets": (
         {"kedro", "fsspec", "numpy", "pandas", "torch", "safetensors", "faiss"},
-        {"model", "retrieval"},
+        {"model", "retrieval", "data"},  # data: the feature store the dataset opens
     ),
 }
 STDLIB_OK = {"__future__"}
-KEDRO_OK = {"datasets", "pipelines", "pipeline_registry", "settings", "hooks", "cli"}
+KEDRO_OK = {"datasets", "pipelines", "pipeline_registry", "settings", "hooks", "cli", "train"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -47,6 +47,15 @@ def _check_audio_file(path: Path) -> None:
         raise CommandError(f"{path}: not a file")
 
 
+def _check_device(name: str) -> None:
+    from coverhunter.device import resolve_device  # imports torch: only when asked
+
+    try:
+        resolve_device(name)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+
+
 def _format_time(seconds: float) -> str:
     minutes, rest = divmod(float(seconds), 60.0)
     return f"{int(minutes)}:{rest:04.1f}"
@@ -120,11 +129,14 @@ def _run_identify(
     model_collection: str | None,
     quiet: bool,
     precision: str | None = None,
+    device: str | None = None,
 ) -> pd.DataFrame:
     """Run the `identify` pipeline in `project`; its result table."""
     params: dict = {"identify": {"path": str(path), "top": top}}
     if precision:
         params["identify"]["precision"] = precision
+    if device:
+        params["device"] = device
     if collection:
         params["collection"] = collection
     if model_collection:
@@ -162,6 +174,12 @@ def cli() -> None:
     help="Query embedding precision (default: identify.precision, float32). bfloat16 is about "
     "2x faster on CPUs with AVX512-BF16 (benchmarks/README.md) and emulated, slow, elsewhere.",
 )
+@click.option(
+    "--device",
+    default=None,
+    help="Where to compute: auto, cpu, cuda[:N] or mps (default: the `device` parameter). "
+    "int8 embeds on the CPU whatever the device.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show the Kedro run's log.")
 def identify(
     file: Path,
@@ -169,13 +187,23 @@ def identify(
     collection: str | None,
     model_collection: str | None,
     precision: str | None,
+    device: str | None,
     verbose: bool,
 ) -> None:
     path = file.expanduser().resolve()
     _check_audio_file(path)
+    if device is not None:
+        _check_device(device)
     project = _find_project(Path.cwd())
     results = _run_identify(
-        project, path, top, collection, model_collection, quiet=not verbose, precision=precision
+        project,
+        path,
+        top,
+        collection,
+        model_collection,
+        quiet=not verbose,
+        precision=precision,
+        device=device,
     )
     click.echo(format_results(results, file))
 

@@ -1,4 +1,5 @@
-"""Project pipelines. `__default__` runs the stages in their order, ingest through evaluation."""
+"""Project pipelines. `__default__` runs the stages in their order, ingest through evaluation;
+`pretrain_corpus` and `pretrain` (it, then the training stages) run only when named."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ STAGES = (
     "evaluation",
 )
 
+# What the pretraining run trains after building its corpus (which replaces ingest and feature_cqt).
+PRETRAIN_STAGES = ("coarse_training", "alignment", "fine_training")
+
 
 def register_pipelines() -> dict[str, Pipeline]:
     import importlib
@@ -29,4 +33,11 @@ def register_pipelines() -> dict[str, Pipeline]:
     inference = importlib.import_module("coverhunter.pipelines.inference.pipeline")
     pipelines["inference"] = inference.create_pipeline(pipelines)
     pipelines["identify"] = inference.create_identify_pipeline()
+    # The pretraining run (`kedro run --env pretrain --pipelines pretrain`): the rendered works
+    # straight into the feature store, then the training stages on them.
+    pretrain_corpus = importlib.import_module("coverhunter.pipelines.pretrain_corpus")
+    pipelines["pretrain_corpus"] = pretrain_corpus.create_pipeline()
+    pipelines["pretrain"] = sum(
+        (pipelines[name] for name in PRETRAIN_STAGES), pipelines["pretrain_corpus"]
+    )
     return pipelines

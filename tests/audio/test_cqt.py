@@ -1,14 +1,26 @@
+import warnings
+
 import numpy as np
 import pytest
+import torch
+from nnAudio.features import CQT1992v2
 
-from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt, log_cqt_batch
+from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt, log_cqt_batch, reflect_pad
 
 RATE = 16000
+
+
+METHODS = ("1992v2", "2010v2", "multirate")
 
 
 @pytest.fixture(scope="module")
 def extractor():
     return CQTExtractor(CQTConfig())
+
+
+@pytest.fixture(scope="module", params=METHODS)
+def any_extractor(request):
+    return CQTExtractor(CQTConfig(method=request.param))
 
 
 def _tone(freq: float, seconds: float) -> np.ndarray:
@@ -40,18 +52,68 @@ def test_log_magnitude_is_relative_to_the_track_max(extractor):
     np.testing.assert_allclose(quiet[audible], loud[audible], atol=0.5)
 
 
-def test_batching_matches_one_at_a_time(extractor):
+def test_batching_matches_one_at_a_time(any_extractor):
+    # every frame of the short row, its tail included, is what the short signal gives alone:
+    # it is padded by reflecting itself, never by the zeros that fill it up to the long row
     short, long = _tone(300.0, 2.0), _tone(700.0, 5.0)
-    batch = log_cqt_batch([short, long], extractor)
-    assert [b.shape[0] for b in batch] == [51, 126]
-    alone_long, alone_short = log_cqt(long, extractor), log_cqt(short, extractor)
-    audible = alone_long > -60.0  # float noise differs far down; compare what carries signal
-    np.testing.assert_allclose(batch[1][audible], alone_long[audible], atol=1e-2)
-    # the short row's max is taken over its own frames, not the padding; frames more than
-    # half a kernel from its end do not see the padding at all
-    assert batch[0].max() == 0.0
-    audible = alone_short[:40] > -60.0
-    np.testing.assert_allclose(batch[0][:40][audible], alone_short[:40][audible], atol=1e-2)
+    batch = log_cqt_batch([short, long], any_extractor)
+    alone_short, alone_long = log_cqt(short, any_extractor), log_cqt(long, any_extractor)
+    assert [b.shape for b in batch] == [(51, 96), (126, 96)]
+    assert batch[0].max() == 0.0  # the short row's max is over its own frames
+    np.testing.assert_allclose(batch[0], alone_short, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(batch[1], alone_long, rtol=0, atol=1e-3)
+
+
+def test_batch_of_many_lengths_matches_each_alone(any_extractor):
+    rng = np.random.default_rng(0)
+    signals = [(0.5 * rng.standard_normal(n)).astype(np.float32) for n in (700, 9000, 24000, 40960)]
+    batch = log_cqt_batch(signals, any_extractor)
+    for signal, features in zip(signals, batch, strict=True):
+        assert features.shape == (any_extractor.config.n_frames(len(signal)), 96)
+        np.testing.assert_allclose(features, log_cqt(signal, any_extractor), rtol=0, atol=1e-3)
+
+
+def test_a_clip_shorter_than_the_kernel_padding_is_transformed(any_extractor):
+    # half a second is shorter than half the 32 Hz kernel (8192 samples): reflected repeatedly
+    clip = _tone(440.0, 0.5)
+    features = log_cqt(clip, any_extractor)
+    assert features.shape == (any_extractor.config.n_frames(len(clip)), 96) == (13, 96)
+    assert np.isfinite(features).all() and features.max() == 0.0
+    batch = log_cqt_batch([clip, _tone(440.0, 3.0)], any_extractor)
+    np.testing.assert_allclose(batch[0], features, rtol=0, atol=1e-3)
+
+
+def test_lone_signal_matches_nnaudio_centred_1992v2(extractor):
+    # the per-row padding is nnAudio's own centring (reflect by half the kernel) for one signal
+    config = extractor.config
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # top filters past Nyquist, as in CQTExtractor
+        nnaudio = CQT1992v2(
+            sr=config.sample_rate,
+            hop_length=config.hop_length,
+            fmin=config.fmin,
+            n_bins=config.n_bins,
+            bins_per_octave=config.bins_per_octave,
+            output_format="Magnitude",
+            verbose=False,
+        )
+    signal = _tone(220.0, 3.0) + _tone(1500.0, 3.0)
+    magnitude = nnaudio(torch.from_numpy(signal)[None])[0].T  # (T, F)
+    expected = 20 * torch.log10(magnitude + config.amin)
+    np.testing.assert_allclose(log_cqt(signal, extractor), expected - expected.max(), atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 40])
+@pytest.mark.parametrize(("left", "right"), [(0, 0), (2, 1), (7, 13), (100, 100)])
+def test_reflect_pad_is_numpys_reflect(n, left, right):
+    signal = np.arange(1, n + 1, dtype=np.float32)
+    padded = reflect_pad(torch.from_numpy(signal), left, right).numpy()
+    np.testing.assert_array_equal(padded, np.pad(signal, (left, right), mode="reflect"))
+
+
+def test_reflect_pad_refuses_an_empty_signal():
+    with pytest.raises(ValueError, match="empty signal"):
+        reflect_pad(torch.zeros(0), 3, 3)
 
 
 def test_unknown_method_is_named():

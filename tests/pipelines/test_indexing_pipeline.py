@@ -32,7 +32,11 @@ def _fine_model(project):
 
 def test_gallery_holds_every_test_performance_cut_into_45_s_chunks(project):
     manifest = _read(project, "02_intermediate", "manifest")
-    n_frames = _read(project, "04_feature", "cqt_fingerprints").set_index("perf_id").n_frames
+    n_frames = (
+        pd.read_parquet(project / "data/04_feature/default/cqt_store/index.parquet")
+        .set_index("perf_id")
+        .n_frames
+    )
     chunks = _read(project, "07_model_output", "gallery_chunks")
     tracks = _read(project, "07_model_output", "gallery_embeddings")
 

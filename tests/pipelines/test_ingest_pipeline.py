@@ -5,6 +5,8 @@ import pandas as pd
 import soundfile as sf
 from project_helpers import run_session
 
+from coverhunter.data.feature_store import FeatureStore
+
 
 def _write(path, seconds, rate=16000, channels=1, amplitude=0.5, freq=330.0):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +82,8 @@ def test_ingest_and_features_on_a_user_csv_with_bad_input(kedro_project, tmp_pat
     assert not solo.trainable and solo.n_versions == 1
     assert manifest.set_index("perf_id").loc["a2", "truncated"]
 
-    features = kedro_project / "data" / "04_feature" / "mine" / "cqt"
-    shapes = {p.stem: np.load(p).shape for p in features.glob("*.npy")}
+    store = FeatureStore(kedro_project / "data" / "04_feature" / "mine" / "cqt_store")
+    shapes = {perf_id: store[perf_id].shape for perf_id in store}
     assert set(shapes) == set(manifest.perf_id)
     assert shapes["a2"] == (12 * 25 + 1, 96)  # truncated to max_duration_s, 25 frames per second
     assert shapes["b1"] == (7 * 25 + 1, 96)  # resampled from 8 kHz
@@ -93,17 +95,19 @@ def test_features_are_recomputed_only_for_changed_audio(kedro_project, tmp_path)
     listing, audio = _user_collection(tmp_path / "user")
     params = {"ingest": {"source": "csv", "path": str(listing), "min_duration_s": 5.0}}
     run_session(kedro_project, ["ingest", "feature_cqt"], params)
-    features = kedro_project / "data" / "04_feature" / "default" / "cqt"
-    first = {p.stem: p.stat().st_mtime_ns for p in features.glob("*.npy")}
+    folder = kedro_project / "data" / "04_feature" / "default" / "cqt_store"
+    where = ["fingerprint", "shard", "offset"]
+    first = FeatureStore(folder).table.set_index("perf_id")[where]
 
     _write(audio / "b2.wav", 6.5, freq=880.0)  # the same file, new content
     run_session(kedro_project, ["ingest", "feature_cqt"], params)
-    second = {p.stem: p.stat().st_mtime_ns for p in features.glob("*.npy")}
+    store = FeatureStore(folder)
+    second = store.table.set_index("perf_id")[where]
 
-    assert set(first) == set(second)
-    changed = {perf_id for perf_id in first if first[perf_id] != second[perf_id]}
-    assert changed == {"b2"}
-    peak_bin = int(np.argmax(np.load(features / "b2.npy")[20:-20].mean(axis=0)))
+    assert set(first.index) == set(second.index)
+    changed = {p for p in first.index if tuple(first.loc[p]) != tuple(second.loc[p])}
+    assert changed == {"b2"}  # the others are neither recomputed nor moved
+    peak_bin = int(np.argmax(np.asarray(store["b2"], np.float32)[20:-20].mean(axis=0)))
     assert peak_bin == round(12 * np.log2(880.0 / 32.0))
 
 

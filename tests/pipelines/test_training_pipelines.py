@@ -10,8 +10,9 @@ import torch
 from kedro.io.core import Version
 from trained_project import _TRAINING, TINY_MODEL, trained_project_copy
 
+from coverhunter.data.feature_store import FeatureStore
 from coverhunter.datasets import CoverHunterModelDataset
-from coverhunter.evaluation.collection import TrackSet, score_embedder
+from coverhunter.evaluation.collection import EmbedSettings, TrackSet, score_embedder
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 
 ALIGNED_COLUMNS = [
@@ -41,8 +42,8 @@ def _model(project, stage):
 
 
 def _features(project, perf_ids):
-    folder = project / "data/04_feature/default/cqt"
-    return {p: np.load(folder / f"{p}.npy") for p in perf_ids}
+    store = FeatureStore(project / "data/04_feature/default/cqt_store")
+    return {p: np.asarray(store[p], dtype=np.float32) for p in perf_ids}
 
 
 def test_coarse_model_is_saved_with_its_config_and_history(project):
@@ -82,7 +83,9 @@ def test_the_coarse_model_learned(project):
         generator=torch.Generator().manual_seed(0),
     ).eval()
     score = {
-        name: score_embedder(model.embed, tracks, 1125, 25.0, min_tail_frames=250)["mAP"]
+        name: score_embedder(model.embed, tracks, EmbedSettings(1125, 25.0, min_tail_frames=250))[
+            "mAP"
+        ]
         for name, model in (("coarse", coarse), ("untrained", untrained))
     }
     assert score["coarse"] >= score["untrained"] + MARGIN, score

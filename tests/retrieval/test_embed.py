@@ -1,10 +1,17 @@
 """Whole-track chunk embedding on the shared chunk grid."""
 
+import logging
+
 import numpy as np
 import pytest
 import torch
 
-from coverhunter.retrieval.embed import embed_collection, embed_track_chunks
+from coverhunter.retrieval.embed import (
+    Embedder,
+    embed_collection,
+    embed_track_chunks,
+    inference_embed_fn,
+)
 
 
 class FirstFrameAndLength:
@@ -76,8 +83,6 @@ def _tiny_model():
 
 
 def test_inference_embed_fn_precisions_stay_close_to_float32():
-    from coverhunter.retrieval.embed import inference_embed_fn
-
     model = _tiny_model()
     features = torch.randn(100, 96, generator=torch.Generator().manual_seed(1))
     exact = embed_track_chunks(model.eval().embed, features, chunk_frames=40, batch_size=3)
@@ -89,7 +94,50 @@ def test_inference_embed_fn_precisions_stay_close_to_float32():
 
 
 def test_inference_embed_fn_rejects_unknown_precision():
-    from coverhunter.retrieval.embed import inference_embed_fn
-
     with pytest.raises(ValueError, match="float16"):
         inference_embed_fn(_tiny_model(), "float16")
+
+
+def test_embedder_carries_the_model_device_and_precision():
+    model = _tiny_model()
+    for precision in ("float32", "bfloat16"):
+        embedder = inference_embed_fn(model, precision)
+        assert isinstance(embedder, Embedder)
+        assert (embedder.device, embedder.precision) == (torch.device("cpu"), precision)
+    assert inference_embed_fn(model, "float32", "cpu").device == torch.device("cpu")
+
+
+# "meta" exists on every machine and holds no data: a chunk sent there cannot be embedded
+@pytest.mark.parametrize("asked", ["cuda", "cuda:1", "meta"])
+def test_int8_embeds_on_the_cpu_whatever_device_is_asked(asked, caplog):
+    model = _tiny_model()
+    features = torch.randn(100, 96, generator=torch.Generator().manual_seed(1))
+    with caplog.at_level(logging.INFO, logger="coverhunter.retrieval.embed"):
+        embedder = inference_embed_fn(model, "int8", asked)
+    assert embedder.device == torch.device("cpu") and embedder.precision == "int8"
+    assert f"int8 embedding runs on the CPU only: embedding on cpu, not {asked}" in caplog.text
+    on_cpu = embed_track_chunks(inference_embed_fn(model, "int8"), features, 40, 3)
+    # the device argument is for bare functions; the embedder's chunks stay on its CPU
+    out = embed_track_chunks(embedder, features, 40, 3, device=asked)
+    assert out.device == torch.device("cpu") and torch.equal(out, on_cpu)
+    chunks, _, _ = embed_collection(
+        embedder, [("a", features)], 40, batch_size=3, frame_rate=25.0, device=asked
+    )
+    assert torch.equal(chunks, on_cpu)
+
+
+def test_int8_on_the_cpu_logs_nothing_about_devices(caplog):
+    with caplog.at_level(logging.INFO, logger="coverhunter.retrieval.embed"):
+        assert inference_embed_fn(_tiny_model(), "int8", "cpu").device == torch.device("cpu")
+    assert "CPU only" not in caplog.text
+
+
+def test_a_bare_function_runs_on_the_device_it_is_given():
+    seen = []
+
+    def embed(cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        seen.append((cqt.device, lengths.device))
+        return torch.zeros(cqt.shape[0], 2)
+
+    embed_track_chunks(embed, _features(4), 2, 2, device="meta")
+    assert seen == [(torch.device("meta"), torch.device("meta"))]

@@ -3,6 +3,14 @@
 The paper's front end: 16 kHz mono, peak-normalised audio; hop 640 samples (25 frames per second);
 96 bins from 32 Hz at 12 bins per octave; `20*log10(|X| + 1e-9)` minus the track's maximum, so the
 loudest cell of every track is 0 dB and the features do not depend on the recording's level.
+
+Frames are centred (frame `t` is centred on sample `t * hop`) and a signal's frames depend on
+that signal alone, whatever it is batched with: `CQTExtractor` reflect-pads every row on its own
+(`reflect_pad`, by half the longest kernel window each side) and runs the kernels uncentred on the
+padded rows, so the zeros that fill a short row up to the batch's width lie beyond every window
+of that row. nnAudio's own centring pads the whole batch instead, so a short row's last frames
+would see zeros where, alone, they see its reflection; it also fails on a signal shorter than the
+padding, which `reflect_pad` handles by reflecting repeatedly (as `np.pad(mode="reflect")`).
 """
 
 from __future__ import annotations
@@ -13,11 +21,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from nnAudio.features import CQT1992v2, CQT2010v2
+from nnAudio.utils import downsampling_by_n, get_cqt_complex
 
 from coverhunter.audio.fast_cqt import MultirateCQT
 
-_KERNELS = {"1992v2": CQT1992v2, "2010v2": CQT2010v2, "multirate": MultirateCQT}
+__all__ = ["CQTConfig", "CQTExtractor", "log_cqt", "log_cqt_batch", "reflect_pad"]
+
+_METHODS = ("1992v2", "2010v2", "multirate")
 
 
 @dataclass(frozen=True)
@@ -27,14 +39,14 @@ class CQTConfig:
     fmin: float = 32.0
     n_bins: int = 96
     bins_per_octave: int = 12
-    method: str = (
-        "1992v2"  # nnAudio kernel: "1992v2" (one long convolution) or "2010v2" (octave-wise)
-    )
+    # nnAudio kernel: "1992v2" (one long convolution), "2010v2" (octave-wise) or "multirate"
+    # (1992v2's kernels at lower sample rates, `fast_cqt.py`)
+    method: str = "1992v2"
     amin: float = 1e-9  # added to |X| before the log
 
     def __post_init__(self):
-        if self.method not in _KERNELS:
-            raise ValueError(f"cqt method {self.method!r} is not one of {sorted(_KERNELS)}")
+        if self.method not in _METHODS:
+            raise ValueError(f"cqt method {self.method!r} is not one of {sorted(_METHODS)}")
         if self.hop_length <= 0 or self.sample_rate <= 0:
             raise ValueError(f"hop_length and sample_rate must be positive, got {self}")
 
@@ -51,38 +63,143 @@ class CQTConfig:
         return asdict(self)
 
 
+def reflect_pad(signal: torch.Tensor, left: int, right: int) -> torch.Tensor:
+    """`(S,)` -> `(left + S + right,)` mirrored about its end samples, as `np.pad(mode="reflect")`.
+
+    A pad longer than `S - 1` reflects again off the far end (period `2 (S - 1)`), so any signal of
+    at least one sample can be padded; one sample is repeated.
+    """
+    assert signal.ndim == 1, signal.shape
+    n = signal.shape[0]
+    if n == 0:
+        raise ValueError("cannot reflect-pad an empty signal")
+    if max(left, right) < n:
+        return F.pad(signal[None, None, :], (left, right), mode="reflect")[0, 0]
+    if n == 1:
+        return signal.expand(left + 1 + right).clone()
+    period = 2 * (n - 1)
+    position = torch.arange(-left, n + right, device=signal.device).remainder(period)
+    return signal[torch.where(position < n, position, period - position)]
+
+
+def _downsampled(x: torch.Tensor, lowpass: torch.Tensor, factor: int) -> torch.Tensor:
+    """`(B, 1, N)` -> `(B, 1, ~(N + L) / factor)`: nnAudio's low-pass and decimation, row by row.
+
+    Each row is followed by the filter's length `L` of zeros first, so its downsampled tail is
+    whole: nnAudio drops the outputs that reach past the input's end, which a short row in a batch
+    has (its row goes on in zeros) and alone would not. Rows go one at a time because a
+    one-channel `conv1d` sums in a different order for different batch sizes.
+    """
+    tail = lowpass.shape[-1]
+    return torch.cat(
+        [downsampling_by_n(F.pad(row, (0, tail)), lowpass, factor) for row in x.split(1)]
+    )
+
+
+class _CQT2010Uncentred(torch.nn.Module):
+    """nnAudio `CQT2010v2` on rows the caller has padded by `pad` each side: `(B, S)` -> `(B, F, T)`.
+
+    nnAudio reflect-pads the signal of every octave after downsampling it; here the full-rate signal
+    comes padded by the lowest octave's half window (`pad` samples), and each octave skips what it
+    does not need, so frame `t` is centred on the same sample as nnAudio's centred frame `t`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.cqt = CQT2010v2(**kwargs)
+        self.cqt.padding = torch.nn.Identity()
+        self.half_window = self.cqt.n_fft // 2  # per octave, at that octave's rate
+        self.n_octaves = self.cqt.n_octaves
+        factor = int(self.cqt.downsample_factor)  # early downsampling, 1 when there is none
+        self.pad = self.half_window * factor * 2 ** (self.n_octaves - 1)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        assert audio.ndim == 2, audio.shape
+        cqt = self.cqt
+        x = audio[:, None, :]
+        if cqt.earlydownsample:
+            x = _downsampled(x, cqt.early_downsample_filter, int(cqt.downsample_factor))
+        hop = cqt.hop_length
+        octaves = []
+        for octave in range(self.n_octaves):  # top octave first
+            if octave:
+                hop //= 2
+                x = _downsampled(x, cqt.lowpass_filter, 2)
+            # the padding at this rate is half_window * 2**(n_octaves - 1 - octave) samples
+            skip = self.half_window * (2 ** (self.n_octaves - 1 - octave) - 1)
+            octaves.append(
+                get_cqt_complex(
+                    x[:, :, skip:], cqt.cqt_kernels_real, cqt.cqt_kernels_imag, hop, cqt.padding
+                )
+            )
+        n_frames = min(o.shape[2] for o in octaves)
+        complex_cqt = torch.cat([o[:, :, :n_frames] for o in reversed(octaves)], dim=1)
+        complex_cqt = complex_cqt[:, -cqt.n_bins :] * cqt.downsample_factor
+        complex_cqt = complex_cqt * torch.sqrt(cqt.lenghts.view(-1, 1, 1))  # librosa's scaling
+        return torch.sqrt(complex_cqt.pow(2).sum(-1))
+
+
+def _uncentred_kernel(config: CQTConfig) -> torch.nn.Module:
+    """The config's magnitude kernel, uncentred (frame t starts at sample t * hop); has `pad`."""
+    settings = {
+        "sr": config.sample_rate,
+        "hop_length": config.hop_length,
+        "fmin": config.fmin,
+        "n_bins": config.n_bins,
+        "bins_per_octave": config.bins_per_octave,
+        "output_format": "Magnitude",
+        "verbose": False,
+    }
+    with warnings.catch_warnings():
+        # nnAudio warns that the top filters of 96 bins from 32 Hz reach past Nyquist at 16 kHz;
+        # that is the paper's setting and the top bins simply carry little energy.
+        warnings.simplefilter("ignore")
+        if config.method == "2010v2":
+            return _CQT2010Uncentred(**settings)
+        if config.method == "multirate":
+            return MultirateCQT(**settings, center=False)
+        kernel = CQT1992v2(**settings, center=False)
+        kernel.pad = kernel.kernel_width // 2
+        return kernel
+
+
 class CQTExtractor(torch.nn.Module):
-    """Audio `(B, S)` -> log-CQT `(B, T, F)` in dB relative to each row's maximum over its valid frames."""
+    """Audio `(B, S)` -> log-CQT `(B, T, F)` in dB relative to each row's maximum over its valid frames.
+
+    Row `b` is transformed as its first `lengths[b]` samples alone (see the module docstring).
+    """
 
     def __init__(self, config: CQTConfig):
         super().__init__()
         self.config = config
-        with warnings.catch_warnings():
-            # nnAudio warns that the top filters of 96 bins from 32 Hz reach past Nyquist at 16 kHz;
-            # that is the paper's setting and the top bins simply carry little energy.
-            warnings.simplefilter("ignore")
-            self.kernel = _KERNELS[config.method](
-                sr=config.sample_rate,
-                hop_length=config.hop_length,
-                fmin=config.fmin,
-                n_bins=config.n_bins,
-                bins_per_octave=config.bins_per_octave,
-                output_format="Magnitude",
-                verbose=False,
+        self.kernel = _uncentred_kernel(config)
+        self.pad = int(self.kernel.pad)  # reflected samples on each side of every row
+
+    def _padded(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`(B, S)` -> `(B, S + 2 pad)`: row b's first lengths[b] samples reflect-padded, then 0."""
+        padded = audio.new_zeros(audio.shape[0], audio.shape[1] + 2 * self.pad)
+        for row, length in enumerate(lengths.tolist()):
+            padded[row, : length + 2 * self.pad] = reflect_pad(
+                audio[row, :length], self.pad, self.pad
             )
+        return padded
 
     @torch.inference_mode()
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """audio `(B, S)` float32, lengths `(B,)` valid samples -> `(B, T, F)` log-CQT (padded frames 0)."""
+        """audio `(B, S)` float32, lengths `(B,)` valid samples -> `(B, T, F)` log-CQT (padded frames 0).
+
+        `T = S // hop + 1`; row b has `lengths[b] // hop + 1` valid frames.
+        """
         assert audio.ndim == 2, audio.shape
-        magnitude = self.kernel(audio).transpose(1, 2)  # (B, T, F)
-        log_cqt = 20.0 * torch.log10(magnitude + self.config.amin)
-        n_frames = log_cqt.shape[1]
         if lengths is None:
-            valid = torch.ones(log_cqt.shape[:2], dtype=torch.bool, device=log_cqt.device)
-        else:
-            frames = lengths.to(log_cqt.device) // self.config.hop_length + 1
-            valid = torch.arange(n_frames, device=log_cqt.device)[None, :] < frames[:, None]
+            lengths = torch.full((audio.shape[0],), audio.shape[1])
+        assert lengths.shape == (audio.shape[0],), (lengths.shape, audio.shape)
+        n_frames = self.config.n_frames(audio.shape[1])
+        magnitude = self.kernel(self._padded(audio.float(), lengths.cpu()))  # (B, F, T')
+        assert magnitude.shape[2] >= n_frames, (magnitude.shape, n_frames)
+        log_cqt = 20.0 * torch.log10(magnitude[:, :, :n_frames].transpose(1, 2) + self.config.amin)
+        frames = lengths.to(log_cqt.device) // self.config.hop_length + 1
+        valid = torch.arange(n_frames, device=log_cqt.device)[None, :] < frames[:, None]
         masked = log_cqt.masked_fill(~valid[:, :, None], float("-inf"))
         peak = masked.amax(dim=(1, 2), keepdim=True)
         return (log_cqt - peak).masked_fill(~valid[:, :, None], 0.0)
@@ -91,7 +208,10 @@ class CQTExtractor(torch.nn.Module):
 def log_cqt_batch(
     signals: Sequence[np.ndarray], extractor: CQTExtractor, device: torch.device | str = "cpu"
 ) -> list[np.ndarray]:
-    """Log-CQT of several `(S_i,)` signals in one padded batch -> list of `(T_i, F)` float32 arrays."""
+    """Log-CQT of several `(S_i,)` signals in one padded batch -> list of `(T_i, F)` float32 arrays.
+
+    Each array is what the signal gives alone: batching changes only the speed.
+    """
     if not signals:
         return []
     lengths = torch.tensor([len(s) for s in signals])

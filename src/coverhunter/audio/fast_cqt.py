@@ -22,9 +22,11 @@ through decimation and through the kernels' far sidelobes, both `attenuation_db`
 content that causes it. At the default 100 dB the log-CQT (`20*log10(|X| + 1e-9)` minus the
 track max) agrees within a few hundredths of a dB on cells above -60 dB (tests/audio).
 
-The call contract is nnAudio's, so `CQTExtractor` dispatches to it (`CQTConfig(method=
-"multirate")`): audio `(B, S)` -> magnitude `(B, F, T)`, centred frames, `T = S // hop + 1`,
-reflect padding (so, like nnAudio, a signal must be longer than half the longest kernel window).
+The call contract is nnAudio's (`CQTConfig(method="multirate")` in `CQTExtractor`): audio
+`(B, S)` -> magnitude `(B, F, T)`. With `center=True` (nnAudio's default) frames are centred,
+`T = S // hop + 1`, and the batch is reflect-padded by `pad` (half the longest kernel window) each
+side, so, like nnAudio, a signal must be longer than `pad`. With `center=False` frame `t` starts
+at sample `t * hop`: `CQTExtractor` uses that on rows it has padded one by one.
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ class MultirateCQT(torch.nn.Module):
             `CQT1992v2` (whose kernels are used).
         output_format: only "Magnitude" (what `CQTExtractor` asks for).
         verbose: accepted for nnAudio's signature; this module prints nothing.
+        center: True (nnAudio's default): reflect-pad the batch by `pad` each side, frames
+            centred on `t * hop`; False: no padding, frame t starts at sample `t * hop`.
         attenuation_db: how far below the content causing them the approximation errors lie
             (decimation stopband and kernel reach); higher is closer to `CQT1992v2` and slower.
     """
@@ -132,6 +136,7 @@ class MultirateCQT(torch.nn.Module):
         window: str = "hann",
         output_format: str = "Magnitude",
         verbose: bool = False,
+        center: bool = True,
         attenuation_db: float = 100.0,
     ):
         super().__init__()
@@ -151,6 +156,7 @@ class MultirateCQT(torch.nn.Module):
             )
         kernels = kernels.astype(np.complex128) * np.sqrt(lengths.numpy())[:, None]  # (F, L)
         self.hop_length = hop_length
+        self.center = center
         self.pad = width // 2  # nnAudio's centring: reflect-pad half the kernel width each side
         self.n_bins = n_bins
         factors = decimation_factors(kernel_reach_hz(kernels, sr, attenuation_db), sr, hop_length)
@@ -161,16 +167,27 @@ class MultirateCQT(torch.nn.Module):
         self.halfband = halfband_filter(attenuation_db)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio `(B, S)` float32 -> magnitude `(B, F, T)`, `T = S // hop + 1`."""
+        """audio `(B, S)` float32 -> magnitude `(B, F, T)`.
+
+        `T = S // hop + 1` when centred, else `(S - 2 pad) // hop + 1` (S includes the padding).
+        """
         assert audio.ndim == 2, audio.shape
-        if audio.shape[1] <= self.pad:
-            raise ValueError(
-                f"audio of {audio.shape[1]} samples is too short: reflect padding needs more "
-                f"than {self.pad} (half the longest kernel)"
-            )
-        n_frames = audio.shape[1] // self.hop_length + 1
-        # (B, 1, S + 2 pad): frame t's kernel window starts at sample t * hop of this signal.
-        signal = F.pad(audio[:, None, :].float(), (self.pad, self.pad), mode="reflect")
+        if self.center:
+            if audio.shape[1] <= self.pad:
+                raise ValueError(
+                    f"audio of {audio.shape[1]} samples is too short: reflect padding needs more "
+                    f"than {self.pad} (half the longest kernel)"
+                )
+            # (B, 1, S + 2 pad): frame t's kernel window starts at sample t * hop of this signal.
+            signal = F.pad(audio[:, None, :].float(), (self.pad, self.pad), mode="reflect")
+        else:
+            if audio.shape[1] < 2 * self.pad:
+                raise ValueError(
+                    f"audio of {audio.shape[1]} samples is shorter than one kernel window "
+                    f"({2 * self.pad}); uncentred input must come padded"
+                )
+            signal = audio[:, None, :].float()
+        n_frames = (signal.shape[2] - 2 * self.pad) // self.hop_length + 1
         by_factor = {1: signal}
         for factor in sorted({g.factor for g in self.groups}):
             rate = max(by_factor)

@@ -1,7 +1,8 @@
 """P works x K items training batches for the coarse and the fine stage, deterministic per step.
 
-The training loop sees only `BatchSource.batch(step, rank, world_size) -> Batch`; the two stages
-differ in the source alone:
+A source plans each step's items (`plan(step, rank, world_size)`: where to cut, label, seed) and
+cuts one item (`cut(item)`); `data/loader.py` runs the cutting in `DataLoader` workers and the
+training loop sees only ready batches. The two stages differ in the source alone:
 
 - `CoarseBatchSource`: items are every (performance, chunk start) on the coarse grid of
   `chunk_starts` (15 s chunks, 7.5 s hop, tail kept); K chunks per work, from distinct
@@ -48,8 +49,17 @@ class Batch:
     lengths: torch.Tensor  # (B,) long, valid frames per row
     labels: torch.Tensor  # (B,) long, work label index in [0, n_classes)
 
+    def pin_memory(self) -> Batch:
+        """Page-locked copies (the `DataLoader` calls this with `pin_memory=True`), so the
+        step's `non_blocking` copies to the GPU overlap with compute."""
+        return Batch(self.cqt.pin_memory(), self.lengths.pin_memory(), self.labels.pin_memory())
+
 
 class BatchSource(Protocol):
+    """What the training loop needs. Sources that also offer `plan(step, rank, world_size) ->
+    [PlannedItem]` and `cut(item) -> (n, F)` (both of ours) are cut item by item in the loader's
+    workers; a minimal one (a test's) is asked for whole batches."""
+
     n_classes: int
     class_counts: torch.Tensor  # (n_classes,) float, training items per class
 
@@ -99,6 +109,22 @@ class _Item(NamedTuple):
     start: int  # first frame
     n_frames: int  # frames wanted (fewer when the recording ends first)
     label: int
+
+
+class PlannedItem(NamedTuple):
+    """One row of a batch as planned: where to cut, its label, its augmentation's seed."""
+
+    perf_id: str
+    start: int
+    n_frames: int
+    label: int
+    seed: int
+
+
+def collate_batch(rows: list[tuple[torch.Tensor, int]]) -> Batch:
+    """`[(frames (n_i, F), label)]` -> a padded `Batch` (the loader's `collate_fn`)."""
+    cqt, lengths = pad_batch([frames for frames, _ in rows])
+    return Batch(cqt=cqt, lengths=lengths, labels=torch.tensor([label for _, label in rows]))
 
 
 def work_label_index(work_ids: Iterable[str]) -> dict[str, int]:
@@ -188,27 +214,32 @@ class _PlannedBatches:
         """The global batch: P lists (one per work) of K items."""
         raise NotImplementedError
 
-    def _cut(self, item: _Item) -> torch.Tensor:
-        frames = np.asarray(self.features[item.perf_id][item.start : item.start + item.n_frames])
-        return torch.from_numpy(frames.astype(np.float32, copy=True))
-
-    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> Batch:
-        """Rank `rank`'s share of the global batch of `step`: `(P / world_size) * K` rows."""
+    def plan(self, step: int, rank: int = 0, world_size: int = 1) -> list[PlannedItem]:
+        """Rank `rank`'s share of the global batch of `step`: `(P / world_size) * K` items, each
+        with the seed of its augmentation. Cheap: no feature is read."""
         own = _rank_slice(self.config.p_works, rank, world_size)
         rng = np.random.default_rng([self.seed, int(step)])
         plan = self._plan(rng)
         item_seeds = rng.integers(0, 2**63 - 1, size=(len(plan), len(plan[0])))
-        chunks, labels = [], []
-        for work_items, seeds in zip(plan[own], item_seeds[own], strict=True):
-            for item, item_seed in zip(work_items, seeds, strict=True):
-                chunk = self._cut(item)
-                if self.augmenter is not None:
-                    generator = torch.Generator().manual_seed(int(item_seed))
-                    chunk = self.augmenter(chunk, generator)
-                chunks.append(chunk)
-                labels.append(item.label)
-        cqt, lengths = pad_batch(chunks)
-        return Batch(cqt=cqt, lengths=lengths, labels=torch.tensor(labels, dtype=torch.long))
+        return [
+            PlannedItem(*item, seed=int(item_seed))
+            for work_items, seeds in zip(plan[own], item_seeds[own], strict=True)
+            for item, item_seed in zip(work_items, seeds, strict=True)
+        ]
+
+    def cut(self, item: PlannedItem) -> torch.Tensor:
+        """One item's frames `(n, F)` float32, augmented with its own generator."""
+        frames = np.asarray(self.features[item.perf_id][item.start : item.start + item.n_frames])
+        chunk = torch.from_numpy(frames.astype(np.float32, copy=True))
+        if self.augmenter is not None:
+            chunk = self.augmenter(chunk, torch.Generator().manual_seed(item.seed))
+        return chunk
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> Batch:
+        """The batch of `step` cut in this process (the `DataLoader` of `data/loader.py` cuts the
+        same items in its workers)."""
+        items = self.plan(step, rank, world_size)
+        return collate_batch([(self.cut(item), item.label) for item in items])
 
 
 class CoarseBatchSource(_PlannedBatches):

@@ -2,8 +2,8 @@
 
 A feature's fingerprint is a hash of the audio file's bytes and of every setting that shapes the
 array (CQT settings, sample rate, truncation length). A row whose fingerprint matches the previous
-run's is not recomputed; everything else is decoded, resampled, peak-normalised and transformed
-in batches on the given device.
+run's is not recomputed; everything else is decoded, resampled, peak-normalised, transformed
+in batches on the given device and appended to the feature store (`data/feature_store.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import AudioDecodeError, load_audio, peak_normalise
+from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
 
 logger = logging.getLogger(__name__)
 
@@ -69,62 +70,60 @@ def _batches(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 
 def compute_cqt_features(
     manifest: pd.DataFrame,
-    previous: pd.DataFrame,
+    writer: FeatureStoreWriter,
     cqt: CQTConfig,
     max_duration_s: float | None,
     batch_size: int,
     n_jobs: int,
     device: torch.device,
-) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
-    """-> (features of the stale performances {perf_id: (T, F)}, fingerprints of all of them)."""
+    commit_every: int = 256,
+) -> FeatureStore:
+    """Write the features of the manifest's stale performances into `writer`'s store.
+
+    Arrays go to disk as each batch is transformed (RAM holds one batch), and the store is
+    committed every `commit_every` recordings, so a killed run keeps what it had committed and
+    the next run computes only the rest. Rows of performances no longer in the manifest, and of
+    those whose audio no longer decodes, are dropped at the final commit. -> the committed store.
+    """
     with ThreadPoolExecutor(max(1, n_jobs)) as pool:
         fingerprints = pd.Series(
             list(pool.map(lambda p: feature_fingerprint(p, cqt, max_duration_s), manifest.path)),
             index=manifest.index,
         )
-        stale = stale_performances(manifest, previous, fingerprints)
+        stale = stale_performances(manifest, writer.previous, fingerprints)
         logger.info(
             "CQT features: %d to compute, %d unchanged since the last run",
             int(stale.sum()),
             int((~stale).sum()),
         )
         extractor = CQTExtractor(cqt).to(device)
-        features: dict[str, np.ndarray] = {}
-        n_frames = dict(zip(previous.perf_id, previous.n_frames, strict=True))
         todo = manifest[stale]
+        since_commit = 0
         with tqdm(total=len(todo), desc="CQT", unit="rec", disable=None) as progress:
             for batch in _batches(todo, max(1, batch_size)):
                 signals = list(
                     pool.map(lambda p: _load_signal(p, cqt.sample_rate, max_duration_s), batch.path)
                 )
                 decoded = [s is not None for s in signals]
-                perf_ids = batch.perf_id[decoded]
                 arrays = log_cqt_batch([s for s in signals if s is not None], extractor, device)
-                for perf_id, array in zip(perf_ids, arrays, strict=True):
-                    features[perf_id] = array
-                    n_frames[perf_id] = array.shape[0]
+                for perf_id, fingerprint, array in zip(
+                    batch.perf_id[decoded], fingerprints[batch.index][decoded], arrays, strict=True
+                ):
+                    writer.append(perf_id, array, fingerprint)
                 progress.update(len(batch))
-    done = manifest.perf_id.isin(n_frames.keys()).to_numpy()
-    table = pd.DataFrame(
-        {
-            "perf_id": manifest.perf_id[done].to_numpy(),
-            "fingerprint": fingerprints[done].to_numpy(),
-            "n_frames": [int(n_frames[p]) for p in manifest.perf_id[done]],
-        }
-    )
-    return features, table
+                since_commit += len(batch)
+                if since_commit >= commit_every:
+                    writer.commit()
+                    since_commit = 0
+    # Fresh rows of this manifest survive; a stale row that failed to decode must not.
+    writer.keep(manifest.perf_id[~stale])
+    return writer.commit()
 
 
-def load_features(
-    partitions: Mapping[str, Callable[[], np.ndarray]], perf_ids: Iterable[str]
-) -> dict[str, np.ndarray]:
-    """Materialise the lazily loaded feature partitions of `perf_ids`; missing ones are logged."""
-    features, missing = {}, []
-    for perf_id in perf_ids:
-        if perf_id in partitions:
-            features[perf_id] = np.asarray(partitions[perf_id](), dtype=np.float32)
-        else:
-            missing.append(perf_id)
-    if missing:
+def with_features(rows: pd.DataFrame, features: Container[str]) -> pd.DataFrame:
+    """The rows (with a perf_id column) whose performance has features; the others are logged."""
+    has = np.array([perf_id in features for perf_id in rows.perf_id], dtype=bool)
+    if not has.all():
+        missing = rows.perf_id[~has].tolist()
         logger.warning("no CQT features for %d performances, e.g. %s", len(missing), missing[:5])
-    return features
+    return rows[has].reset_index(drop=True)

@@ -1,13 +1,17 @@
-"""Kedro datasets of our own: numpy arrays, model state dicts with config, faiss indexes."""
+"""Kedro datasets of our own: the feature store, model state dicts, faiss indexes."""
 
 from coverhunter.datasets.faiss_index_dataset import FaissIndexDataset
-from coverhunter.datasets.feature_cache import FeatureCacheState
+from coverhunter.datasets.feature_store_dataset import (
+    FeatureStoreDataset,
+    FeatureStoreWriterDataset,
+)
 from coverhunter.datasets.model_dataset import CoverHunterModelDataset
-from coverhunter.datasets.numpy_dataset import NumpyArrayDataset
+from coverhunter.datasets.previous_table import PreviousTableDataset
 
 __all__ = [
     "CoverHunterModelDataset",
     "FaissIndexDataset",
-    "FeatureCacheState",
-    "NumpyArrayDataset",
+    "FeatureStoreDataset",
+    "FeatureStoreWriterDataset",
+    "PreviousTableDataset",
 ]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from coverhunter.evaluation.metrics import mirex_metrics
 from coverhunter.retrieval.distances import track_distances
@@ -38,37 +40,77 @@ class TrackSet:
 
 
 @dataclass(frozen=True)
+class EmbedSettings:
+    """How tracks are cut and embedded: `chunk_frames` per chunk (non-overlapping, tail kept, a
+    tail shorter than `min_tail_frames` dropped, see `chunk_starts`), `batch_size` chunks per
+    call, on `device` (where the embedder's model is)."""
+
+    chunk_frames: int
+    frame_rate: float
+    batch_size: int = 16
+    device: str | torch.device = "cpu"
+    min_tail_frames: int = 1
+
+    @classmethod
+    def from_seconds(
+        cls, section: Mapping[str, Any], frame_rate: float, device: str | torch.device
+    ) -> EmbedSettings:
+        """From a parameter section with `chunk_s`, `min_tail_s` and `batch_size`."""
+        return cls(
+            chunk_frames=round(section["chunk_s"] * frame_rate),
+            frame_rate=frame_rate,
+            batch_size=int(section["batch_size"]),
+            device=device,
+            min_tail_frames=round(section["min_tail_s"] * frame_rate),
+        )
+
+
+@dataclass(frozen=True)
 class TrackEmbeddings:
     chunks: torch.Tensor  # (N, D) unit rows
     chunk_track: torch.Tensor  # (N,) index into the track set
     chunk_starts_s: np.ndarray  # (N,)
 
 
-def embed_tracks(
-    embed_fn: EmbedFn,
-    tracks: TrackSet,
-    chunk_frames: int,
-    frame_rate: float,
-    batch_size: int = 16,
-    device: str | torch.device = "cpu",
-    min_tail_frames: int = 1,
-) -> TrackEmbeddings:
-    """Chunk embeddings (non-overlapping chunks, tail kept) of every track of the set.
+def _rank_context() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
-    A tail shorter than `min_tail_frames` is dropped (see `chunk_starts`); indexing and the
-    final evaluation pass the gallery's setting so every embedder sees the same chunks.
+
+def embed_tracks(embed_fn: EmbedFn, tracks: TrackSet, settings: EmbedSettings) -> TrackEmbeddings:
+    """Chunk embeddings of every track of the set.
+
+    Under `torch.distributed`, each rank embeds every `world_size`-th track and the ranks
+    exchange their chunks, so every rank returns the whole set (in another chunk order, which
+    no distance depends on) after a fraction of the work.
     """
-    chunks, chunk_perf_ids, starts_s = embed_collection(
-        embed_fn,
-        ((p, tracks.features[p]) for p in tracks.perf_ids),
-        chunk_frames,
-        batch_size,
-        frame_rate,
-        min_tail_frames=min_tail_frames,
-        device=device,
-    )
-    position = {perf_id: i for i, perf_id in enumerate(tracks.perf_ids)}
-    chunk_track = torch.tensor([position[p] for p in chunk_perf_ids], dtype=torch.long)
+    rank, world_size = _rank_context()
+    own = [tracks.perf_ids[i] for i in range(rank, len(tracks.perf_ids), world_size)]
+    share = None
+    if own:
+        chunks, chunk_perf_ids, starts_s = embed_collection(
+            embed_fn,
+            ((perf_id, tracks.features[perf_id]) for perf_id in own),
+            settings.chunk_frames,
+            settings.batch_size,
+            settings.frame_rate,
+            min_tail_frames=settings.min_tail_frames,
+            device=settings.device,
+        )
+        position = {perf_id: i for i, perf_id in enumerate(tracks.perf_ids)}
+        chunk_track = torch.tensor([position[p] for p in chunk_perf_ids], dtype=torch.long)
+        share = (chunks, chunk_track, starts_s)
+    shares = [share]
+    if world_size > 1:
+        shares = [None] * world_size
+        dist.all_gather_object(shares, share)
+    shares = [s for s in shares if s is not None]
+    if not shares:
+        raise ValueError("embed_tracks got no tracks")
+    chunks = torch.cat([s[0] for s in shares])
+    chunk_track = torch.cat([s[1] for s in shares])
+    starts_s = np.concatenate([s[2] for s in shares])
     return TrackEmbeddings(torch.nn.functional.normalize(chunks, dim=1), chunk_track, starts_s)
 
 
@@ -85,56 +127,32 @@ def all_against_all_distances(embeddings: TrackEmbeddings, n_tracks: int) -> tor
 
 
 def embedder_distances(
-    embed_fn: EmbedFn,
-    tracks: TrackSet,
-    chunk_frames: int,
-    frame_rate: float,
-    batch_size: int = 16,
-    device: str | torch.device = "cpu",
-    min_tail_frames: int = 1,
+    embed_fn: EmbedFn, tracks: TrackSet, settings: EmbedSettings
 ) -> torch.Tensor:
     """`(N, N)` track distances of the embedder on the track set (see `embed_tracks`)."""
-    embeddings = embed_tracks(
-        embed_fn, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
-    )
-    return all_against_all_distances(embeddings, len(tracks.perf_ids))
+    return all_against_all_distances(embed_tracks(embed_fn, tracks, settings), len(tracks.perf_ids))
 
 
 def score_embedder(
-    embed_fn: EmbedFn,
-    tracks: TrackSet,
-    chunk_frames: int,
-    frame_rate: float,
-    batch_size: int = 16,
-    device: str | torch.device = "cpu",
-    min_tail_frames: int = 1,
+    embed_fn: EmbedFn, tracks: TrackSet, settings: EmbedSettings
 ) -> dict[str, float | int]:
     """mAP, MR1, hit_rate, P@10, n_queries of the embedder on the track set (MIREX protocol)."""
-    distances = embedder_distances(
-        embed_fn, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
-    )
+    distances = embedder_distances(embed_fn, tracks, settings)
     return mirex_metrics(
         distances, tracks.work_ids, tracks.work_ids, tracks.perf_ids, tracks.perf_ids
     )
 
 
-def make_validator(
-    tracks: TrackSet,
-    chunk_frames: int,
-    frame_rate: float,
-    batch_size: int = 16,
-    device: str | torch.device = "cpu",
-    min_tail_frames: int = 1,
-) -> Callable[[torch.nn.Module], float]:
-    """`validate(model) -> mAP` on the track set, in eval mode; the caller's mode is restored."""
+def make_validator(tracks: TrackSet, settings: EmbedSettings) -> Callable[[torch.nn.Module], float]:
+    """`validate(model) -> mAP` on the track set, in eval mode; the caller's mode is restored.
+
+    Under `torch.distributed` every rank must call it (each embeds its share of the tracks)."""
 
     def validate(model: torch.nn.Module) -> float:
         was_training = model.training
         model.eval()
         try:
-            metrics = score_embedder(
-                model.embed, tracks, chunk_frames, frame_rate, batch_size, device, min_tail_frames
-            )
+            metrics = score_embedder(model.embed, tracks, settings)
         finally:
             model.train(was_training)
         return float(metrics["mAP"])

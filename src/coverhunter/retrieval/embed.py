@@ -3,15 +3,19 @@
 The chunk grid is `coverhunter.data.chunking.chunk_starts` (tail kept), so row `i` of the result
 is the chunk starting at frame `i * hop_frames` for every caller: alignment, indexing, queries.
 
-`inference_embed_fn` picks the embedding arithmetic on the CPU (`precision`): float32 (exact),
+`inference_embed_fn` picks the embedding arithmetic (`precision`) and returns an `Embedder`: the
+function and the device it runs on, so chunks are sent where the model is. float32 (exact) and
 bfloat16 autocast (~2x faster on CPUs with AVX512-BF16 or AMX, chunk embeddings within cosine
-0.9999 of float32) or int8 dynamic quantisation of the Linear layers. Give a whole track's chunks
-to one call (`batch_size` >= chunks): one batch costs less than one call per chunk.
+0.9999 of float32) run on the model's device; int8 dynamic quantisation of the Linear layers runs
+on a CPU copy, whatever device was asked for. Give a whole track's chunks to one call
+(`batch_size` >= chunks): one batch costs less than one call per chunk.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,30 +24,68 @@ from torch import nn
 from coverhunter.data.chunking import chunk_starts, cut_chunks
 from coverhunter.retrieval.quantize import autocast_embed, quantize_linear_int8
 
+logger = logging.getLogger(__name__)
+
 EmbedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 PRECISIONS = ("float32", "bfloat16", "int8")
 
 
-def inference_embed_fn(model: nn.Module, precision: str = "float32") -> EmbedFn:
-    """The eval-mode `model.embed` at `precision`, for `embed_track_chunks` and queries.
+@dataclass(frozen=True)
+class Embedder:
+    """An embed function and the device it runs on; called like the function.
+
+    `embed_track_chunks` and `embed_collection` send an `Embedder`'s chunks to its `device`,
+    whatever device they are given (that one is for bare functions).
+    """
+
+    fn: EmbedFn  # embed(cqt (B, T, F), lengths (B,)) -> (B, D)
+    device: torch.device
+    precision: str = "float32"
+
+    def __call__(self, cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.fn(cqt, lengths)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
+
+
+def inference_embed_fn(
+    model: nn.Module, precision: str = "float32", device: str | torch.device | None = None
+) -> Embedder:
+    """The eval-mode `model.embed` at `precision`, with its device, for `embed_track_chunks`.
 
     Args:
         model: a CoverHunter (anything with `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`);
-            it is put in eval mode.
-        precision: "float32"; "bfloat16" (autocast on the model's device: matrix products and
+            it is put in eval mode and, for float32 and bfloat16, moved to `device` when given.
+        precision: "float32"; "bfloat16" (autocast on the embedder's device: matrix products and
             convolutions in bfloat16, norms and the output in float32); "int8" (a CPU copy with
             int8 dynamic quantisation of every Linear; convolutions stay float32).
+        device: where to embed (a resolved device, see `coverhunter.device.resolve_device`);
+            default: where the model is. int8 runs on the CPU whatever this says.
+
+    Example: `embedder = inference_embed_fn(model, "int8", "cuda")` gives `embedder.device ==
+    cpu`; `embed_track_chunks(embedder, features, ...)` sends the chunks there.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; expected one of {PRECISIONS}")
+    target = _model_device(model) if device is None else torch.device(device)
     model.eval()
     if precision == "int8":
-        return quantize_linear_int8(model).embed
+        if target.type != "cpu":
+            logger.info("int8 embedding runs on the CPU only: embedding on cpu, not %s", target)
+        return Embedder(quantize_linear_int8(model).embed, torch.device("cpu"), precision)
+    model.to(target)
     if precision == "bfloat16":
-        device = next(model.parameters()).device.type
-        return autocast_embed(model.embed, torch.bfloat16, device)
-    return model.embed
+        return Embedder(autocast_embed(model.embed, torch.bfloat16, target.type), target, precision)
+    return Embedder(model.embed, target, precision)
+
+
+def _embed_device(embed_fn: EmbedFn, device: str | torch.device) -> torch.device:
+    """An `Embedder`'s own device, else `device`."""
+    return embed_fn.device if isinstance(embed_fn, Embedder) else torch.device(device)
 
 
 def embed_track_chunks(
@@ -58,14 +100,15 @@ def embed_track_chunks(
     """Embeddings `(N, D)` on the CPU of the chunks of one track's `features (T, F)`.
 
     Args:
-        embed_fn: `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`, e.g. a model's `embed` in eval
-            mode or `inference_embed_fn(model, precision)`; called under
-            `torch.inference_mode()`.
+        embed_fn: `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`: an `Embedder`
+            (`inference_embed_fn(model, precision)`), or a bare function such as a model's `embed`
+            in eval mode; called under `torch.inference_mode()`.
         chunk_frames: frames per chunk; `hop_frames` between chunk starts (default: `chunk_frames`,
             the paper's non-overlapping inference chunks).
         batch_size: chunks per `embed_fn` call.
         min_tail_frames: a tail shorter than this is dropped (see `chunk_starts`).
-        device: where `embed_fn` runs; chunks go there and embeddings come back.
+        device: where a bare `embed_fn` runs; an `Embedder` runs on its own device. Chunks go
+            there and embeddings come back.
 
     Row `i` belongs to `chunk_starts(T, chunk_frames, hop_frames, True, min_tail_frames)[i]`.
     """
@@ -76,6 +119,7 @@ def embed_track_chunks(
     hop = chunk_frames if hop_frames is None else hop_frames
     starts = chunk_starts(features.shape[0], chunk_frames, hop, True, min_tail_frames)
     chunks, lengths = cut_chunks(features, starts, chunk_frames)
+    device = _embed_device(embed_fn, device)
     out = []
     with torch.inference_mode():
         for lo in range(0, chunks.shape[0], batch_size):
@@ -102,6 +146,7 @@ def embed_collection(
 
     `features` yields `(perf_id, features (T, F))`. Returns `chunks (N, D)`, `chunk_perf_ids (N,)`
     str and `chunk_starts_s (N,)` (start frame / `frame_rate`), tracks in the order given.
+    `embed_fn` and `device` as for `embed_track_chunks` (an `Embedder` runs on its own device).
     """
     if frame_rate <= 0:
         raise ValueError(f"frame_rate must be positive, got {frame_rate}")

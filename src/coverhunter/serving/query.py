@@ -40,10 +40,12 @@ def embed_audio_file(
     """Chunk embeddings of the recording at `path`.
 
     Args:
-        embed_fn: `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`, e.g. a model's `embed` in eval
-            mode on `device`.
+        embed_fn: `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`: an `Embedder`
+            (`inference_embed_fn`), which runs on its own device, or a bare function such as a
+            model's `embed` in eval mode on `device`.
         min_frames: the embedder's shortest input; a shorter recording is an `AudioDecodeError`.
         max_duration_s: only the first seconds are read when given.
+        device: where the CQT runs, and a bare `embed_fn`.
 
     Raises:
         AudioDecodeError: the file is missing, unreadable, or too short to embed.

@@ -24,7 +24,8 @@ class TrainingConfig:
     ``grad_clip`` is a max global L2 norm, 0 disables it. ``validate_every`` 0 disables
     validation; ``early_stopping_patience`` is in validations, 0 disables early stopping.
     ``mixed_precision`` is used on CUDA only; ``amp_dtype`` "auto" picks bfloat16 where the GPU
-    supports it, else float16 with a gradient scaler.
+    supports it, else float16 with a gradient scaler. ``sync_batchnorm``: under DDP, BatchNorm
+    statistics over the global batch rather than each rank's slice.
     """
 
     lr: float = 1e-3
@@ -43,6 +44,7 @@ class TrainingConfig:
     amp_dtype: str = "auto"
     seed: int = 0
     log_every: int = 50
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # YAML gives a list

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -90,11 +91,15 @@ def run_distributed(
 
 
 def init_from_env(backend: str | None = None) -> tuple[int, int]:
-    """Initialise the default process group from torchrun's environment variables.
+    """Initialise the default process group from torchrun's environment variables, after
+    making this process's GPU (`LOCAL_RANK`) the current one, so that "cuda" means it for the
+    model, the batches, the validation and NCCL alike.
 
     Returns:
         (rank, world_size).
     """
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend or default_backend(), init_method="env://")
     return dist.get_rank(), dist.get_world_size()
 

@@ -11,10 +11,15 @@ the class counts and the world size. An unfinished checkpoint with the same fing
 resumed and ends bit-identical to an uninterrupted run; a finished one is not reused (a new run
 trains afresh), so an old model is never returned silently.
 
+Batches come from a ``DataLoader`` (``data/loader.py``) whose workers cut and augment while the
+step runs; the step only moves a ready (pinned, on CUDA) batch to the device.
+
 Distributed: when ``torch.distributed`` is initialised, model and loss train inside one
-DistributedDataParallel module (the center-loss centers are all-reduced with the model), each
-rank draws its own slice of the global batch, rank 0 alone validates (its metric is broadcast so
-every rank stops together), logs and writes checkpoints. Logged losses are rank 0's slice.
+DistributedDataParallel module (the center-loss centers are all-reduced with the model;
+BatchNorm synchronised across ranks with ``sync_batchnorm``), each rank draws its own slice of
+the global batch, every rank validates its share of the tracks (the validator gathers them, so
+every rank gets the same metric and stops together), rank 0 alone logs and writes checkpoints.
+Logged losses are rank 0's slice.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from coverhunter.data.loader import LoaderConfig, batch_loader
 from coverhunter.device import resolve_device
 from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.model.losses import CoverHunterLoss
@@ -160,15 +166,14 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _validate(
-    model: CoverHunter, validate: Validate, device: torch.device, rank: int, world_size: int
+    model: CoverHunter, validate: Validate, device: torch.device, world_size: int
 ) -> float:
-    """Rank 0 scores the model in eval mode; every rank gets the score."""
-    metric = float("nan")
-    if rank == 0:
-        model.eval()
-        with torch.inference_mode():
-            metric = float(validate(model))
-        model.train()
+    """Every rank scores the model in eval mode (the validator shares the tracks out); rank 0's
+    score is broadcast so that every rank decides the same."""
+    model.eval()
+    with torch.inference_mode():
+        metric = float(validate(model))
+    model.train()
     if world_size > 1:
         carrier_device = device if dist.get_backend() == "nccl" else torch.device("cpu")
         carrier = torch.tensor([metric], dtype=torch.float64, device=carrier_device)
@@ -255,10 +260,11 @@ def _log_params(
     model: CoverHunter,
     loss_fn: CoverHunterLoss,
     config: TrainingConfig,
+    world_size: int,
 ) -> None:
     if metric_logger is None:
         return
-    params: dict[str, Any] = {"n_parameters": model.num_parameters()}
+    params: dict[str, Any] = {"n_parameters": model.num_parameters(), "world_size": world_size}
     params.update({f"model.{k}": v for k, v in model.config.to_dict().items()})
     params.update({f"loss.{k}": v for k, v in loss_fn.config.to_dict().items()})
     params.update({f"train.{k}": v for k, v in config.to_dict().items()})
@@ -300,13 +306,14 @@ def train(
     checkpoint_dir: Path,
     validate: Validate | None = None,
     logger: MetricLogger | None = None,
+    loader: LoaderConfig | None = None,
 ) -> TrainingResult:
     """Train ``model`` (in place) with ``loss_fn`` on ``batches`` for ``config.max_steps`` steps.
 
     Args:
         model: the network; its ``config.n_classes`` must equal ``batches.n_classes``.
         loss_fn: the joint loss (holds the center-loss centers, trained alongside).
-        batches: deterministic batch source, ``batch(step, rank, world_size) -> Batch``.
+        batches: deterministic batch source (``plan`` a step's items, ``cut`` one item).
         config: the loop's settings.
         checkpoint_dir: where this run's checkpoints go (and are resumed from).
         validate: scores a model (eval mode, inference mode) with a higher-is-better metric
@@ -314,6 +321,8 @@ def train(
             selection and early stopping. None: the last model is returned.
         logger: receives metrics (``loss/...``, ``lr``, ``samples_per_s``, ``grad_norm``,
             ``val/mAP``) and, at start, the run's parameters. Rank 0 only.
+        loader: workers, prefetch and pinning of the batch ``DataLoader`` (default: cut in this
+            process, pinned on CUDA).
 
     Returns:
         TrainingResult, its model on the CPU in eval mode.
@@ -342,6 +351,8 @@ def train(
     state, rng_states = _resume(path, model, loss_fn, optimizer, scaler)
 
     module: nn.Module = _ModelWithLoss(model, loss_fn)
+    if world_size > 1 and config.sync_batchnorm:
+        module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
     if world_size > 1:
         module = DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
@@ -357,12 +368,24 @@ def train(
             state.step,
             config.max_steps,
         )
-        _log_params(metric_logger, model, loss_fn, config)
+        _log_params(metric_logger, model, loss_fn, config, world_size)
 
     with torch.random.fork_rng(devices=_rng_devices(device), device_type=device.type):
         if rng_states is not None:
             _restore_rng_states(rng_states, device)
         running = _RunningMetrics()
+        loaded = iter(
+            batch_loader(
+                batches,
+                state.step,
+                config.max_steps,
+                loader or LoaderConfig(),
+                device,
+                rank=rank,
+                world_size=world_size,
+                seed=config.seed,
+            )
+        )
         progress = tqdm(
             total=config.max_steps,
             initial=state.step,
@@ -376,10 +399,10 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             torch.manual_seed(_step_seed(config.seed, step, rank))
-            batch = batches.batch(step, rank, world_size)
-            cqt = batch.cqt.to(device, non_blocking=True)
-            lengths = batch.lengths.to(device, non_blocking=True)
-            labels = batch.labels.to(device, non_blocking=True)
+            batch = next(loaded)
+            cqt, lengths, labels = (
+                t.to(device, non_blocking=True) for t in (batch.cqt, batch.lengths, batch.labels)
+            )
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 total, parts = module(cqt, lengths, labels)
             scaler.scale(total).backward()
@@ -406,7 +429,7 @@ def train(
                 done % config.validate_every == 0 or is_last
             )
             if validate is not None and validate_now:
-                metric = _validate(model, validate, device, rank, world_size)
+                metric = _validate(model, validate, device, world_size)
                 record["val/mAP"] = metric
                 _update_best(state, metric, model, config.early_stopping_patience)
                 if state.stopped_early and rank == 0:
@@ -425,6 +448,7 @@ def train(
                     ),
                 )
         progress.close()
+        del loaded  # stops the loader's workers (early stopping leaves batches unread)
 
     if state.best_state is not None:
         model.load_state_dict(state.best_state)

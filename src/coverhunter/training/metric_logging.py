@@ -1,10 +1,12 @@
-"""Where training metrics go: MLflow in a run, a list in tests."""
+"""Where training metrics go: MLflow in a run, a list in tests.
+
+mlflow is imported by `MlflowMetricLogger` alone, when it logs: the training loop and everything
+it imports run where mlflow is not installed (a bare GPU machine, `tests/test_cuda.py`).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
-
-import mlflow
 
 __all__ = ["MemoryMetricLogger", "MetricLogger", "MlflowMetricLogger"]
 
@@ -27,11 +29,15 @@ class MlflowMetricLogger:
         self.prefix = prefix
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        import mlflow
+
         if mlflow.active_run() is None:
             return
         mlflow.log_metrics({self.prefix + k: float(v) for k, v in metrics.items()}, step=step)
 
     def log_params(self, params: dict[str, Any]) -> None:
+        import mlflow
+
         if mlflow.active_run() is None:
             return
         mlflow.log_params({self.prefix + k: v for k, v in params.items()})

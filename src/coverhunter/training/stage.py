@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import save_file
 
 from coverhunter.data.batches import BatchSource
+from coverhunter.data.loader import LoaderConfig
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
 from coverhunter.training.config import TrainingConfig
@@ -74,6 +75,7 @@ def train_stage(
     checkpoint_dir: Path,
     validate: Validate | None,
     init_from: CoverHunter | None = None,
+    loader: LoaderConfig | None = None,
 ) -> TrainingResult:
     """Build the model and loss for `batches`, optionally warm-start it, and train it."""
     model = build_model(model_params, batches.n_classes, training.seed)
@@ -98,4 +100,5 @@ def train_stage(
         checkpoint_dir=checkpoint_dir,
         validate=validate,
         logger=MlflowMetricLogger(prefix=f"{stage}/"),
+        loader=loader,
     )

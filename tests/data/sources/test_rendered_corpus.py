@@ -13,11 +13,7 @@ import pytest
 import soundfile as sf
 from music21 import corpus
 
-from coverhunter.data.sources.render.arrangement import (
-    drum_pattern,
-    fold_octaves,
-    voice_chords,
-)
+from coverhunter.data.sources.render.arrangement import drum_pattern, fold_octaves
 from coverhunter.data.sources.render.corpus_pieces import (
     Candidate,
     PieceError,
@@ -26,11 +22,18 @@ from coverhunter.data.sources.render.corpus_pieces import (
     list_candidates,
     load_piece,
 )
+from coverhunter.data.sources.render.cover import (
+    MELODY_CHANGES,
+    STRUCTURES,
+    CoverSettings,
+    as_written,
+)
 from coverhunter.data.sources.render.fluidsynth import SOUNDFONT_PATHS, render_midi
-from coverhunter.data.sources.render.harmony import Chord, harmonise
+from coverhunter.data.sources.render.harmony import HARMONY_CHANGES, Chord, harmonise
 from coverhunter.data.sources.render.midi_file import MidiNotes, write_midi
 from coverhunter.data.sources.render.performance import Timing, warp
 from coverhunter.data.sources.render.room import add_reverb, room_impulse
+from coverhunter.data.sources.render.texture import TEXTURES, accompany, bass_pitch, voice
 from coverhunter.data.sources.rendered_corpus import (
     MANIFEST_NAME,
     RenderedCorpusConfig,
@@ -152,10 +155,16 @@ def test_harmonise_fits_the_triad_covering_most_of_each_bar():
 
 
 def test_chords_are_voiced_near_the_centre_with_the_root_in_the_bass():
-    upper, roots = voice_chords((Chord(0.0, 2.0, 0, (0, 4, 7)),), centre=60, arpeggio_q=None)
-    assert upper.tolist() == [[0, 2, 55], [0, 2, 60], [0, 2, 64]]  # G3 C4 E4
-    assert roots.tolist() == [[0, 2, 36]]  # C2
-    upper, _ = voice_chords((Chord(0.0, 2.0, 0, (0, 4, 7)),), centre=60, arpeggio_q=0.5)
+    assert voice((0, 4, 7), centre=60, open_voicing=False) == [55, 60, 64]  # G3 C4 E4
+    assert voice((0, 4, 7), centre=60, open_voicing=True) == [55, 64, 72]  # C moved up
+    assert bass_pitch(0) == 36  # C2
+    # The accompaniments of before, now two of the textures: block chords and an arpeggio.
+    metre = (np.array([0.0]), 2.0, 1.0, 2, 0)  # bars, length, beat, beats a bar, tonic
+    c_major, melody = (Chord(0.0, 2.0, 0, (0, 4, 7)),), np.zeros((0, 3))
+    (roots, _), (upper, _) = accompany(c_major, "block", melody, *metre, centre=60)
+    assert upper.tolist() == [[0, 2, 55], [0, 2, 60], [0, 2, 64]]
+    assert roots.tolist() == [[0, 2, 36]]
+    (_, _), (upper, _) = accompany(c_major, "arpeggio", melody, *metre, centre=60)
     assert upper.tolist() == [[0, 0.5, 55], [0.5, 0.5, 60], [1.0, 0.5, 64], [1.5, 0.5, 55]]
 
 
@@ -230,6 +239,14 @@ def test_bad_settings_are_named():
         RenderedCorpusConfig(min_tempo=1.2, max_tempo=1.0)
     with pytest.raises(ValueError, match="ensembles"):
         RenderedCorpusConfig(ensembles=("kazoo_band",))
+    # The cover's settings come as a mapping from the parameters.
+    assert RenderedCorpusConfig(cover={"p_refit": 0.5}).cover == CoverSettings(p_refit=0.5)
+    with pytest.raises(ValueError, match="cover.p_new_voices"):
+        RenderedCorpusConfig(cover={"p_new_voices": 1.5})
+    with pytest.raises(ValueError, match="cover.textures"):
+        RenderedCorpusConfig(cover={"textures": {"kazoo": 1.0}})
+    with pytest.raises(TypeError, match="p_reharmonise"):
+        RenderedCorpusConfig(cover={"p_reharmonise": 0.5})
 
 
 def test_table_lists_real_pieces_as_works_with_consistent_sections(collection):
@@ -251,6 +268,19 @@ def test_table_lists_real_pieces_as_works_with_consistent_sections(collection):
     assert (table["prelude_s"] > 0).any() and (table["prelude_s"] == 0).any()
     others = set(table["prelude_piece"]) | set(table["outro_piece"])
     assert not others & set(table["piece"])  # the other music is never one of the works
+
+
+def test_table_records_what_each_version_changed(collection):
+    _, table = collection
+    assert set(table["var_structure"]) <= set(STRUCTURES)
+    for column, names in (("var_melody", MELODY_CHANGES), ("var_harmony", HARMONY_CHANGES)):
+        for value in table[column]:
+            assert value == "none" or set(value.split(",")) <= {"fitted", *names}, value
+    assert set(table["var_texture"]) <= {"parts", *TEXTURES}
+    # The written voices are played only by pieces that have several; their own harmony then.
+    parts = table["var_texture"] == "parts"
+    assert (table.loc[parts, "n_parts"] > 1).all()
+    assert (table.loc[parts, "var_harmony"] == "none").all()
 
 
 def test_files_are_16k_mono_with_the_listed_durations(collection):
@@ -313,7 +343,7 @@ def test_the_work_starts_true_offset_s_into_the_recording(tmp_path):
     _, fillers = select_candidates(config, SEED)
     work = plan_work(Candidate("palestrina/Agnus_01.krn"), 0, config, SEED)
     plan = plan_version(work, 0, config, np.random.default_rng(0))
-    plan = replace(plan, arrangement="full", band=replace(plan.band, drums=False))
+    plan = replace(plan, cover=as_written(work.piece), band=replace(plan.band, drums=False))
     sr, prelude_n, shared_n = config.sample_rate, 3 * config.sample_rate, 8 * config.sample_rate
     with_prelude = replace(plan, prelude_n=prelude_n, shared_n=shared_n, outro_n=0)
     without = replace(plan, prelude_n=0, shared_n=shared_n, outro_n=0)

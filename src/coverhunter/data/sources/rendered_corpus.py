@@ -2,15 +2,28 @@
 
 A work is a real piece (a folk tune, a madrigal, a mass movement, a string quartet, a rag, ...)
 or an excerpt of a few phrases of it, in whole bars. Each version of it is a different rendering,
-as real covers differ:
+as real covers differ: the melody and mostly the form stay, the rest changes
+(`render/cover.py`, probabilities in `cover:`, a `render.cover.CoverSettings`):
+- the form: a section played twice, or one left out;
+- the melody's reading: ornaments, passing notes, notes anticipated or delayed, another octave;
+- the harmony and accompaniment: a piece of several parts keeps its written voices (dropped or
+  doubled by arrangement, see `render/arrangement.py`) or plays its top voice over new chords
+  fitted to it; a melody takes its own chords or re-drawn ones (another fit, substitutions,
+  sevenths, the other mode, a chord every half bar: `render/harmony.py`), played in a texture
+  (block chords, arpeggios, strumming, oom-pah, walking or pedal bass, a counter-melody, none:
+  `render/texture.py`) and a voicing of its own;
 - instrumentation: a General-MIDI ensemble (piano, strings, organ, guitar band with drums, brass,
   synth pop, woodwinds, choir, jazz combo), the programs drawn per version;
 - tempo (0.8-1.25 times the piece's own) with a slow rubato and small onset errors;
-- key (up to 6 semitones either way) and arrangement (voices left out or doubled, parts moved an
-  octave, melody alone or with full harmony; see `render/arrangement.py`);
-- a prelude and/or outro of other music (another corpus piece, never one of the works) played
-  by the same band; the shared material starts `true_offset_s` into the recording;
+- key (up to 6 semitones either way); voices other than the melody may move an octave;
+- a prelude and/or outro of other music (another corpus piece, never one of the works, played as
+  written) by the same band; the shared material starts `true_offset_s` into the recording;
 - a room (synthetic reverberation), noise at 0-30 dB SNR and a loudness.
+The table records the cover's choices per version in four string columns (see `render/cover.py`):
+`var_structure` ("none", "section_repeated", "repeat_dropped", "section_dropped"), `var_melody`
+and `var_harmony` (the changes that altered something, comma-separated, or "none"), and
+`var_texture` ("parts" for the written voices, else the texture's name); like every column of the
+source they flow into the manifest.
 
 Steps per version: notes -> MIDI file (music21) -> FluidSynth with a General-MIDI soundfont ->
 numpy (room, noise, loudness) -> 16 kHz mono 16-bit FLAC at `root/<work_id>/<perf_id>.flac`.
@@ -23,7 +36,8 @@ Works are the candidates in a seeded order that takes one piece of each corpus c
 warning and the next one takes its place. Streams are `numpy.random.default_rng([seed,
 work_idx, version_idx])` (the work's own choices use `[seed, work_idx, WORK_STREAM]`), where
 `work_idx` is the piece's place in that order: growing `n_works` keeps the existing works as they
-are, and `n_jobs` changes nothing but speed.
+are, and `n_jobs` changes nothing but speed. A version's cover is drawn from a stream seeded by
+one draw of the version's stream, so its note-by-note choices shift none of the other draws.
 
 `root/collection.json` records the request (seed, settings, soundfont, FluidSynth and music21
 versions), each work's table rows, each file's size and SHA-256, the pieces skipped and a
@@ -44,9 +58,9 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +72,8 @@ from coverhunter.data.sources._common import check_collection_size, config_check
 from coverhunter.data.sources.render.arrangement import (
     ENSEMBLES,
     Band,
+    Voice,
     arrange,
-    pick_arrangement,
     pick_band,
     repeat,
     transpose,
@@ -72,6 +86,13 @@ from coverhunter.data.sources.render.corpus_pieces import (
     interleave_collections,
     list_candidates,
     load_piece,
+)
+from coverhunter.data.sources.render.cover import (
+    Cover,
+    CoverSettings,
+    as_written,
+    cover_settings,
+    draw_cover,
 )
 from coverhunter.data.sources.render.fluidsynth import (
     find_fluidsynth,
@@ -88,7 +109,7 @@ from coverhunter.data.sources.synthetic import encode_flac, fingerprint
 logger = logging.getLogger(__name__)
 
 # Bump when the same request would render different audio, so cached collections are redone.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "collection.json"
 WORK_PREFIX = "rc_"
 _WORK_DIR = re.compile(r"^rc_\w+$")
@@ -146,9 +167,12 @@ class RenderedCorpusConfig:
     )
     fluidsynth: str = "fluidsynth"  # the FluidSynth program
     n_jobs: int = 2
+    # What versions change as covers do (a mapping of its fields in the parameters).
+    cover: CoverSettings = field(default_factory=CoverSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ensembles", tuple(self.ensembles))
+        object.__setattr__(self, "cover", cover_settings(self.cover))
 
         check = config_check(self)
         check_collection_size(self)
@@ -279,7 +303,7 @@ class VersionPlan:
 
     version_idx: int
     band: Band
-    arrangement: str
+    cover: Cover  # what of the work it plays, and how (see render/cover.py)
     tempo: float
     key_shift: int
     timing: Timing
@@ -315,7 +339,7 @@ def plan_version(
 ) -> VersionPlan:
     """Draw a version's choices from `rng` (the version's own stream), in a fixed order."""
     band = pick_band(str(rng.choice(config.ensembles)), rng)
-    arrangement = pick_arrangement(work.piece, rng)
+    cover = draw_cover(work.piece, config.cover, np.random.default_rng(int(rng.integers(2**63))))
     tempo = float(math.exp(rng.uniform(math.log(config.min_tempo), math.log(config.max_tempo))))
     key_shift = int(rng.integers(-config.max_key_shift, config.max_key_shift + 1))
     timing = Timing(
@@ -334,7 +358,7 @@ def plan_version(
     return VersionPlan(
         version_idx=version_idx,
         band=band,
-        arrangement=arrangement,
+        cover=cover,
         tempo=tempo,
         key_shift=key_shift,
         timing=timing,
@@ -351,7 +375,7 @@ def plan_version(
     )
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)  # a pretraining corpus draws from a few hundred
 def _filler_piece(candidate: Candidate) -> Piece | None:
     """A filler piece, parsed once per process; None when it cannot be used."""
     try:
@@ -372,20 +396,34 @@ def _find_filler(fillers: tuple[Candidate, ...], start: int) -> tuple[Candidate,
     raise ValueError(f"none of the {len(fillers)} filler pieces could be parsed")
 
 
-def _section(
-    piece: Piece,
+def cover_voices(
+    cover: Cover,
     band: Band,
-    arrangement: str,
+    key_shift: int,
+    config: RenderedCorpusConfig,
+    rng: np.random.Generator,
+) -> list[Voice]:
+    """The voices of one pass through `cover.score` as `band` plays it, `key_shift` semitones
+    up, in quarter notes (each `Voice` names its role: melody, double, bass, chords, inner,
+    drums)."""
+    voices = arrange(cover.score, band, cover.arrangement, cover.texture, config.p_octave_move, rng)
+    return transpose(voices, key_shift)
+
+
+def _section(
+    cover: Cover,
+    band: Band,
     key_shift: int,
     timing: Timing,
     length_s: float,
     config: RenderedCorpusConfig,
     rng: np.random.Generator,
 ) -> MidiNotes:
-    """`length_s` seconds of `piece` played by `band` (repeated from its start as needed)."""
-    voices = transpose(arrange(piece, band, arrangement, config.p_octave_move, rng), key_shift)
-    slowest_s = piece.length_q * timing.quarter_s * (1.0 - timing.rubato_depth)
-    voices = repeat(voices, piece.length_q, math.ceil(length_s / slowest_s) + 1)
+    """`length_s` seconds of `cover` played by `band` (repeated from its start as needed)."""
+    voices = cover_voices(cover, band, key_shift, config, rng)
+    length_q = cover.score.length_q
+    slowest_s = length_q * timing.quarter_s * (1.0 - timing.rubato_depth)
+    voices = repeat(voices, length_q, math.ceil(length_s / slowest_s) + 1)
     channels = assign_channels(band.programs)
     return perform(voices, timing, length_s, config.velocity_jitter, channels, rng)
 
@@ -413,14 +451,7 @@ def render_version(
         length_s = n_samples / sr
         if n_samples > 0 and filler is None:
             notes = _section(
-                work.piece,
-                plan.band,
-                plan.arrangement,
-                plan.key_shift,
-                plan.timing,
-                length_s,
-                config,
-                rng,
+                plan.cover, plan.band, plan.key_shift, plan.timing, length_s, config, rng
             )
             parts.append(notes.shifted(position_s))
         elif n_samples > 0:  # other music: its own tempo and key, the same band
@@ -434,7 +465,7 @@ def render_version(
                 legato=plan.timing.legato,
             )
             key_shift = int(rng.integers(-config.max_key_shift, config.max_key_shift + 1))
-            notes = _section(piece, plan.band, "full", key_shift, timing, length_s, config, rng)
+            notes = _section(as_written(piece), plan.band, key_shift, timing, length_s, config, rng)
             parts.append(notes.shifted(position_s))
             used[f"{name}_piece"] = candidate.name
         position_s += length_s
@@ -455,7 +486,8 @@ def render_version(
 COLUMNS = (
     "perf_id", "work_id", "path", "true_offset_s", "duration_s", "sample_rate",
     "piece", "composer", "corpus_collection", "n_parts", "excerpt_start_q", "excerpt_q",
-    "ensemble", "programs", "arrangement", "tempo", "bpm", "key_shift",
+    "ensemble", "programs", "arrangement", "var_structure", "var_melody", "var_harmony",
+    "var_texture", "tempo", "bpm", "key_shift",
     "prelude_s", "shared_s", "outro_s", "prelude_piece", "outro_piece",
     "rubato", "reverb_rt60_s", "reverb_wet", "snr_db", "noise", "peak_db",
 )  # fmt: skip
@@ -478,7 +510,8 @@ def _row(work: WorkPlan, plan: VersionPlan, used: dict[str, str], sr: int) -> di
         "excerpt_q": piece.length_q,
         "ensemble": plan.band.ensemble,
         "programs": ",".join(str(p) for p in plan.band.programs),
-        "arrangement": plan.arrangement,
+        "arrangement": plan.cover.arrangement,
+        **plan.cover.columns(),
         "tempo": plan.tempo,
         "bpm": work.quarter_bpm * plan.tempo,
         "key_shift": plan.key_shift,
@@ -496,12 +529,39 @@ def _row(work: WorkPlan, plan: VersionPlan, used: dict[str, str], sr: int) -> di
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary file so an interrupted run never leaves a truncated file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".part")
     temporary.write_bytes(data)
     os.replace(temporary, path)
+
+
+def render_work_audio(
+    candidate: Candidate,
+    work_idx: int,
+    fillers: tuple[Candidate, ...],
+    config: RenderedCorpusConfig,
+    seed: int,
+    soundfont: Path,
+    program: str,
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """One work's versions in memory: their table rows (without `path`) and `(S,)` float32 audio.
+
+    PieceError when the piece cannot be a work.
+    """
+    work = plan_work(candidate, work_idx, config, seed)
+    rows, audio = [], []
+    with tempfile.TemporaryDirectory(prefix="coverhunter-render-") as workdir:
+        for version_idx in range(work.n_versions):
+            rng = _rng(seed, work_idx, version_idx)
+            plan = plan_version(work, version_idx, config, rng)
+            samples, used = render_version(
+                work, plan, fillers, config, soundfont, program, rng, Path(workdir)
+            )
+            rows.append(_row(work, plan, used, config.sample_rate))
+            audio.append(samples)
+    return rows, audio
 
 
 def render_work(
@@ -520,30 +580,25 @@ def render_work(
     when the piece cannot be a work (nothing is written then).
     """
     try:
-        work = plan_work(candidate, work_idx, config, seed)
+        rows, audio = render_work_audio(
+            candidate, work_idx, fillers, config, seed, soundfont, program
+        )
     except PieceError as error:
         return {"skipped": str(error)}
-    folder = root / work.work_id
+    work_id = work_id_of(candidate)
+    folder = root / work_id
     shutil.rmtree(folder, ignore_errors=True)
-    rows, files = [], {}
-    with tempfile.TemporaryDirectory(prefix="coverhunter-render-") as workdir:
-        for version_idx in range(work.n_versions):
-            rng = _rng(seed, work_idx, version_idx)
-            plan = plan_version(work, version_idx, config, rng)
-            audio, used = render_version(
-                work, plan, fillers, config, soundfont, program, rng, Path(workdir)
-            )
-            row = _row(work, plan, used, config.sample_rate)
-            data = encode_flac(audio, config.sample_rate)
-            _write_atomic(folder / f"{row['perf_id']}.flac", data)
-            files[row["perf_id"]] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            rows.append(row)
-    return {"work_id": work.work_id, "rank": work_idx, "rows": rows, "files": files}
+    files = {}
+    for row, samples in zip(rows, audio, strict=True):
+        data = encode_flac(samples, config.sample_rate)
+        write_atomic(folder / f"{row['perf_id']}.flac", data)
+        files[row["perf_id"]] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"work_id": work_id, "rank": work_idx, "rows": rows, "files": files}
 
 
-def _request(config: RenderedCorpusConfig, seed: int, soundfont: Path, program: str) -> dict:
+def render_request(config: RenderedCorpusConfig, seed: int, soundfont: Path, program: str) -> dict:
     """What decides the audio of a work (its place aside): n_works and n_jobs do not."""
-    settings = {f.name: getattr(config, f.name) for f in fields(config)}
+    settings = asdict(config)
     del settings["n_jobs"], settings["n_works"], settings["soundfont"], settings["fluidsynth"]
     settings["ensembles"] = list(settings["ensembles"])
     return {
@@ -572,18 +627,23 @@ def _intact(record: dict, root: Path) -> bool:
     return True
 
 
-class _Scheduler:
+class WorkScheduler:
     """Takes pieces in order until `n_works` are works: the first `n_works` usable pieces.
 
     A piece is only started while the works done plus those under way fall short of `n_works`,
     so which pieces become works depends on the order alone, never on timing or `n_jobs`.
+    `reuse(rank, candidate)` gives the record of a work done by an earlier run (None: render it);
+    `skipped` maps the names of pieces known to be unusable to the reason.
     """
 
     def __init__(
-        self, order: list[Candidate], n_works: int, known: dict, skipped: dict, root: Path
+        self,
+        order: list[Candidate],
+        n_works: int,
+        reuse: Callable[[int, Candidate], dict | None],
+        skipped: dict[str, str],
     ):
-        self.order, self.n_works, self.root = order, n_works, root
-        self.known, self.skipped = known, skipped
+        self.order, self.n_works, self.reuse, self.skipped = order, n_works, reuse, skipped
         self.done: dict[int, dict] = {}  # rank -> work record
         self.next_rank = 0
 
@@ -592,8 +652,8 @@ class _Scheduler:
         while len(self.done) + in_flight < self.n_works and self.next_rank < len(self.order):
             rank, candidate = self.next_rank, self.order[self.next_rank]
             self.next_rank += 1
-            record = self.known.get(work_id_of(candidate))
-            if record is not None and record.get("rank") == rank and _intact(record, self.root):
+            record = self.reuse(rank, candidate)
+            if record is not None:
                 self.done[rank] = record
             elif candidate.name not in self.skipped:
                 return rank, candidate
@@ -607,36 +667,59 @@ class _Scheduler:
             self.done[rank] = result
 
 
-def _render_all(
-    scheduler: _Scheduler, fillers: tuple[Candidate, ...], config: RenderedCorpusConfig, seed: int,
-    soundfont: Path, program: str,
-) -> None:  # fmt: skip
-    """Render works until the scheduler has `n_works`, in `config.n_jobs` processes."""
-    args = (fillers, config, seed, scheduler.root, soundfont, program)
-    if config.n_jobs == 1:
+def render_in_order(
+    scheduler: WorkScheduler,
+    task: Callable[..., dict],
+    args: tuple,
+    n_jobs: int,
+    on_finished: Callable[[int, Candidate, dict], None] | None = None,
+    initializer: Callable[[], None] | None = None,
+) -> None:
+    """Run `task(candidate, rank, *args)` for the scheduler's pieces until it has `n_works`.
+
+    In `n_jobs` spawned processes (in this one when 1); each result goes to `scheduler.finish`,
+    then to `on_finished(rank, candidate, result)`, in the order the results come in.
+    """
+
+    def finished(job: tuple[int, Candidate], result: dict) -> None:
+        scheduler.finish(*job, result)
+        if on_finished is not None:
+            on_finished(*job, result)
+
+    if n_jobs == 1:
         while (job := scheduler.next_to_render(0)) is not None:
-            scheduler.finish(*job, render_work(job[1], job[0], *args))
+            finished(job, task(job[1], job[0], *args))
         return
     # Spawned, not forked: a fork of a threaded parent (Kedro, MLflow) can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=config.n_jobs, mp_context=context) as executor:
+    with ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=context, initializer=initializer
+    ) as executor:
         running: dict[Future, tuple[int, Candidate]] = {}
         while True:
             while (
-                len(running) < config.n_jobs
+                len(running) < n_jobs
                 and (job := scheduler.next_to_render(len(running))) is not None
             ):
-                running[executor.submit(render_work, job[1], job[0], *args)] = job
+                running[executor.submit(task, job[1], job[0], *args)] = job
             if not running:
                 return
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                before = len(scheduler.done) * 10 // scheduler.n_works
-                scheduler.finish(*running.pop(future), future.result())
-                if len(scheduler.done) * 10 // scheduler.n_works > before:  # every tenth
-                    logger.info(
-                        "rendered corpus: %d/%d works", len(scheduler.done), scheduler.n_works
-                    )
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(running.pop(future), future.result())
+
+
+def _log_tenths(scheduler: WorkScheduler) -> Callable[[int, Candidate, dict], None]:
+    """Logs every tenth of `n_works` rendered."""
+    reported = [len(scheduler.done) * 10 // scheduler.n_works]
+
+    def report(rank: int, candidate: Candidate, result: dict) -> None:
+        tenth = len(scheduler.done) * 10 // scheduler.n_works
+        if tenth > reported[0]:
+            reported[0] = tenth
+            logger.info("rendered corpus: %d/%d works", len(scheduler.done), scheduler.n_works)
+
+    return report
 
 
 def collection_table(records: list[dict], root: Path) -> pd.DataFrame:
@@ -653,7 +736,8 @@ def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int
     """Render (or find already rendered) the corpus collection under `root`; its table.
 
     Columns: perf_id, work_id, path (absolute), true_offset_s, duration_s, sample_rate, and how
-    each version was made (piece, ensemble, arrangement, tempo, key_shift, snr_db, ...).
+    each version was made (piece, ensemble, arrangement, var_structure, var_melody, var_harmony,
+    var_texture, tempo, key_shift, snr_db, ...).
     `root` belongs to the generator: `rc_*` folders of works not in the collection are removed.
     ValueError when FluidSynth or a soundfont is missing (saying how to install them) or when the
     corpus runs out of usable pieces.
@@ -663,15 +747,21 @@ def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     order, fillers = select_candidates(config, seed)
-    request = _request(config, seed, soundfont, program)
+    request = render_request(config, seed, soundfont, program)
     manifest = _read_manifest(root)
     same = manifest is not None and manifest.get("request") == request
     known = {r["work_id"]: r for r in manifest.get("works", [])} if same else {}
     skipped = dict(manifest.get("skipped", {})) if same else {}
-    scheduler = _Scheduler(order, config.n_works, known, skipped, root)
 
+    def reuse(rank: int, candidate: Candidate) -> dict | None:
+        record = known.get(work_id_of(candidate))
+        ok = record is not None and record.get("rank") == rank and _intact(record, root)
+        return record if ok else None
+
+    scheduler = WorkScheduler(order, config.n_works, reuse, skipped)
     started = time.perf_counter()
-    _render_all(scheduler, fillers, config, seed, soundfont, program)
+    args = (fillers, config, seed, root, soundfont, program)
+    render_in_order(scheduler, render_work, args, config.n_jobs, _log_tenths(scheduler))
     if len(scheduler.done) < config.n_works:
         raise ValueError(
             f"only {len(scheduler.done)} of music21's corpus pieces could be rendered as works; "
@@ -698,7 +788,7 @@ def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int
         "skipped": scheduler.skipped,
     }
     if manifest != content:
-        _write_atomic(root / MANIFEST_NAME, json.dumps(content, indent=1, sort_keys=True).encode())
+        write_atomic(root / MANIFEST_NAME, json.dumps(content, indent=1, sort_keys=True).encode())
     return collection_table(records, root)
 
 

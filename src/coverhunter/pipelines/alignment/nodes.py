@@ -9,7 +9,8 @@ from coverhunter.alignment.match import align_collection
 from coverhunter.alignment.pairs import aligned_pairs_table, alignment_report
 from coverhunter.alignment.threshold import impostor_threshold
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.data.features import load_features
+from coverhunter.data.feature_store import FeatureStore
+from coverhunter.data.features import with_features
 from coverhunter.data.splits import training_items
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.plots import offset_histogram
@@ -22,7 +23,7 @@ def _hop_frames(alignment: dict, frame_rate: float) -> int:
 
 def embed_coarse_chunks(
     manifest: pd.DataFrame,
-    cqt_features: dict,
+    cqt_features: FeatureStore,
     coarse_model: dict,
     alignment: dict,
     feature_cqt: dict,
@@ -30,14 +31,13 @@ def embed_coarse_chunks(
 ) -> pd.DataFrame:
     """15 s chunks on the 7.5 s grid of every training performance, embedded by the coarse model."""
     frame_rate = CQTConfig(**feature_cqt["cqt"]).frame_rate
-    items = training_items(manifest)
-    features = load_features(cqt_features, items.perf_id)
+    items = with_features(training_items(manifest), cqt_features)
     target = resolve_device(device)
     model = coarse_model["model"].to(target).eval()
     return embed_chunk_table(
         model.embed,
-        items[items.perf_id.isin(features)],
-        features,
+        items,
+        cqt_features.float32(),
         chunk_frames=round(alignment["chunk_s"] * frame_rate),
         hop_frames=_hop_frames(alignment, frame_rate),
         frame_rate=frame_rate,

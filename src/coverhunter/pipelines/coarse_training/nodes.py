@@ -8,40 +8,40 @@ import pandas as pd
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.batches import CoarseBatchSource
-from coverhunter.data.features import load_features
+from coverhunter.data.feature_store import FeatureStore
+from coverhunter.data.features import with_features
+from coverhunter.data.loader import LoaderConfig
 from coverhunter.data.noise import make_augmenter
 from coverhunter.data.splits import sampler_config, split_rows, training_items
-from coverhunter.evaluation.collection import TrackSet, make_validator
+from coverhunter.device import resolve_device
+from coverhunter.evaluation.collection import EmbedSettings, TrackSet, make_validator
 from coverhunter.training.config import TrainingConfig
 from coverhunter.training.stage import log_model_artifacts, train_stage
 
 
 def train_coarse_model(
     manifest: pd.DataFrame,
-    cqt_features: dict,
+    cqt_features: FeatureStore,
     coarse_training: dict,
     feature_cqt: dict,
     seed: int,
     device: str,
 ) -> tuple[dict, pd.DataFrame]:
     cqt = CQTConfig(**feature_cqt["cqt"])
-    items = training_items(manifest)
-    features = load_features(cqt_features, [*items.perf_id, *split_rows(manifest, "val").perf_id])
-    val = split_rows(manifest, "val", features)
+    target = resolve_device(device)  # training and validation on the same device
+    items = with_features(training_items(manifest), cqt_features)
+    val = with_features(split_rows(manifest, "val"), cqt_features)
     batches = CoarseBatchSource(
-        features,
-        items[items.perf_id.isin(features)],
+        cqt_features,
+        items,
         sampler_config(coarse_training["sampler"], items, cqt.frame_rate),
         make_augmenter(coarse_training["augment"], coarse_training["noise_dir"], cqt, seed),
         seed,
     )
     training = TrainingConfig(**coarse_training["training"], device=device, seed=seed)
     validate = make_validator(
-        TrackSet(list(val.perf_id), list(val.work_id), features),
-        chunk_frames=round(coarse_training["validation"]["chunk_s"] * cqt.frame_rate),
-        frame_rate=cqt.frame_rate,
-        batch_size=coarse_training["validation"]["batch_size"],
-        min_tail_frames=round(coarse_training["validation"]["min_tail_s"] * cqt.frame_rate),
+        TrackSet(list(val.perf_id), list(val.work_id), cqt_features.float32()),
+        EmbedSettings.from_seconds(coarse_training["validation"], cqt.frame_rate, target),
     )
     result = train_stage(
         "coarse",
@@ -50,6 +50,7 @@ def train_coarse_model(
         coarse_training["loss"],
         training,
         checkpoint_dir=Path(coarse_training["checkpoint_dir"]),
+        loader=LoaderConfig(**coarse_training["loader"]),
         validate=validate,
     )
     metadata = {

@@ -20,11 +20,18 @@ from matplotlib.figure import Figure
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.audio.io import load_audio, peak_normalise
-from coverhunter.data.features import load_features
+from coverhunter.data.feature_store import FeatureStore
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.baselines import ChromaBaseline
-from coverhunter.evaluation.collection import TrackSet, embedder_distances
-from coverhunter.evaluation.metrics import MIREX_KEYS, mirex_metrics
+from coverhunter.evaluation.by_variation import map_by_variation
+from coverhunter.evaluation.collection import EmbedSettings, TrackSet, embedder_distances
+from coverhunter.evaluation.metrics import (
+    MIREX_KEYS,
+    QueryMetrics,
+    mirex_metrics,
+    per_query_metrics,
+    summarize,
+)
 from coverhunter.evaluation.plots import distance_histograms, embedding_map
 from coverhunter.evaluation.qmax import (
     QmaxSettings,
@@ -74,7 +81,7 @@ def _on_queries(distances, work_ids: list, perf_ids: list, queries: list) -> dic
 
 def score_reference_models(
     gallery_embeddings: pd.DataFrame,
-    cqt_features: dict,
+    cqt_features: FeatureStore,
     coarse_model: dict,
     fine_model: dict,
     qmax_queries: list,
@@ -89,9 +96,7 @@ def score_reference_models(
     cqt = CQTConfig(**feature_cqt["cqt"])
     target = resolve_device(device)
     perf_ids = list(gallery_embeddings.perf_id)
-    tracks = TrackSet(
-        perf_ids, list(gallery_embeddings.work_id), load_features(cqt_features, perf_ids)
-    )
+    tracks = TrackSet(perf_ids, list(gallery_embeddings.work_id), cqt_features.float32())
     untrained = CoverHunter(
         fine_model["model"].config, generator=torch.Generator().manual_seed(seed)
     )
@@ -112,15 +117,10 @@ def score_reference_models(
     ).frames(cqt.frame_rate, min_frames)
     scores, on_qmax_queries = {}, {}
     for name, embedder in embedders.items():
-        distances = embedder_distances(
-            embedder.embed,
-            tracks,
-            chunk_frames,
-            cqt.frame_rate,
-            indexing["batch_size"],
-            target,
-            min_tail_frames,
+        settings = EmbedSettings(
+            chunk_frames, cqt.frame_rate, indexing["batch_size"], target, min_tail_frames
         )
+        distances = embedder_distances(embedder.embed, tracks, settings)
         work_ids = tracks.work_ids
         scores[name] = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
         on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries)
@@ -133,9 +133,9 @@ def score_fine_model(
     gallery_index: ChunkIndex,
     qmax_queries: list,
     evaluation: dict,
-) -> tuple[dict, dict, pd.DataFrame, Figure]:
-    """The fine model's metrics (on every query, and on Qmax's queries: empty when none),
-    per-query rankings and distance histograms, via the index."""
+) -> tuple[dict, dict, QueryMetrics, pd.DataFrame, Figure]:
+    """The fine model's metrics (on every query, and on Qmax's queries: empty when none), its
+    per-query metrics, per-query rankings and distance histograms, via the index."""
     perf_ids = list(gallery_embeddings.perf_id)
     work_ids = list(gallery_embeddings.work_id)
     position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
@@ -149,7 +149,8 @@ def score_fine_model(
         k_chunks=search["k_chunks"],
         batch_tracks=search["batch_tracks"],
     )
-    metrics = mirex_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
+    per_query = per_query_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
+    metrics = summarize(per_query)
     on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries)
     starts = gallery_chunks.start_s.to_numpy()
     index_starts = gallery_index.chunk_starts_s
@@ -172,7 +173,15 @@ def score_fine_model(
     histograms = distance_histograms(
         off_diagonal, works[:, None] == works[None, :], bins=evaluation["plots"]["histogram_bins"]
     )
-    return metrics, on_qmax_queries, rankings, histograms
+    return metrics, on_qmax_queries, per_query, rankings, histograms
+
+
+def report_variation_map(
+    fine_query_metrics: QueryMetrics, gallery_embeddings: pd.DataFrame, manifest: pd.DataFrame
+) -> pd.DataFrame:
+    """The fine model's mAP with and without each kind of variation the manifest records
+    (`var_*` columns; empty for collections that record none)."""
+    return map_by_variation(fine_query_metrics, list(gallery_embeddings.perf_id), manifest)
 
 
 def score_qmax_baseline(

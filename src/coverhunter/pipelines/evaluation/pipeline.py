@@ -44,10 +44,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=[
                     "fine_scores",
                     "fine_scores_on_qmax_queries",
+                    "fine_query_metrics",
                     "evaluation_rankings",
                     "evaluation_distance_histograms",
                 ],
                 name="score_fine_model_node",
+            ),
+            Node(
+                nodes.report_variation_map,
+                inputs=["fine_query_metrics", "gallery_embeddings", "manifest"],
+                outputs="evaluation_by_variation",
+                name="report_variation_map_node",
             ),
             Node(
                 nodes.score_qmax_baseline,

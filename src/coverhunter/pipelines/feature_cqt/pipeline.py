@@ -10,12 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 nodes.compute_cqt,
                 inputs=[
                     "manifest",
-                    "cqt_cache_state",
+                    "cqt_feature_writer",
                     "params:feature_cqt",
                     "params:ingest",
                     "params:device",
                 ],
-                outputs=["cqt_features", "cqt_fingerprints"],
+                outputs="cqt_features",
                 name="compute_cqt_node",
             ),
         ]

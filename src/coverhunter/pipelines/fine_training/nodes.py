@@ -8,10 +8,13 @@ import pandas as pd
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.batches import FineBatchSource
-from coverhunter.data.features import load_features
+from coverhunter.data.feature_store import FeatureStore
+from coverhunter.data.features import with_features
+from coverhunter.data.loader import LoaderConfig
 from coverhunter.data.noise import make_augmenter
 from coverhunter.data.splits import sampler_config, split_rows, training_items
-from coverhunter.evaluation.collection import TrackSet, make_validator
+from coverhunter.device import resolve_device
+from coverhunter.evaluation.collection import EmbedSettings, TrackSet, make_validator
 from coverhunter.training.config import TrainingConfig
 from coverhunter.training.stage import log_model_artifacts, train_stage
 
@@ -20,7 +23,7 @@ INITS = ("scratch", "coarse")
 
 def train_fine_model(
     manifest: pd.DataFrame,
-    cqt_features: dict,
+    cqt_features: FeatureStore,
     aligned_pairs: pd.DataFrame,
     coarse_model: dict,
     fine_training: dict,
@@ -31,18 +34,17 @@ def train_fine_model(
     if fine_training["init"] not in INITS:
         raise ValueError(f"fine_training.init={fine_training['init']!r} is not one of {INITS}")
     cqt = CQTConfig(**feature_cqt["cqt"])
-    items = training_items(manifest)
-    features = load_features(cqt_features, [*items.perf_id, *split_rows(manifest, "val").perf_id])
-    items = items[items.perf_id.isin(features)]
+    target = resolve_device(device)  # training and validation on the same device
+    items = with_features(training_items(manifest), cqt_features)
     batches = FineBatchSource(
-        features,
+        cqt_features,
         aligned_pairs,
         items,
         sampler_config(fine_training["sampler"], items, cqt.frame_rate),
         make_augmenter(fine_training["augment"], fine_training["noise_dir"], cqt, seed),
         seed,
     )
-    val = split_rows(manifest, "val", features)
+    val = with_features(split_rows(manifest, "val"), cqt_features)
     result = train_stage(
         "fine",
         batches,
@@ -50,12 +52,10 @@ def train_fine_model(
         fine_training["loss"],
         TrainingConfig(**fine_training["training"], device=device, seed=seed),
         checkpoint_dir=Path(fine_training["checkpoint_dir"]),
+        loader=LoaderConfig(**fine_training["loader"]),
         validate=make_validator(
-            TrackSet(list(val.perf_id), list(val.work_id), features),
-            chunk_frames=round(fine_training["validation"]["chunk_s"] * cqt.frame_rate),
-            frame_rate=cqt.frame_rate,
-            batch_size=fine_training["validation"]["batch_size"],
-            min_tail_frames=round(fine_training["validation"]["min_tail_s"] * cqt.frame_rate),
+            TrackSet(list(val.perf_id), list(val.work_id), cqt_features.float32()),
+            EmbedSettings.from_seconds(fine_training["validation"], cqt.frame_rate, target),
         ),
         init_from=coarse_model["model"] if fine_training["init"] == "coarse" else None,
     )

@@ -11,7 +11,7 @@ import logging
 import pandas as pd
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.data.features import load_features
+from coverhunter.data.feature_store import FeatureStore
 from coverhunter.device import resolve_device
 from coverhunter.retrieval.chunk_table import embed_chunk_table
 from coverhunter.retrieval.embed import inference_embed_fn
@@ -42,8 +42,7 @@ def _settings(indexing: dict, cqt: CQTConfig) -> dict:
 
 def embed_gallery(
     manifest: pd.DataFrame,
-    cqt_features: dict,
-    cqt_fingerprints: pd.DataFrame,
+    cqt_features: FeatureStore,
     previous_chunks: pd.DataFrame,
     fine_model: dict,
     gallery_splits: list[str],
@@ -56,7 +55,7 @@ def embed_gallery(
     target = resolve_device(device)
     model = fine_model["model"].to(target).eval()
     wanted = with_fingerprints(
-        gallery_performances(manifest, gallery_splits, cqt_fingerprints),
+        gallery_performances(manifest, gallery_splits, cqt_features.table),
         model_fingerprint(model, model.config.to_dict()),
         _settings(indexing, cqt),
     )
@@ -67,15 +66,14 @@ def embed_gallery(
         kept.perf_id.nunique(),
         len(todo),
     )
-    features = load_features(cqt_features, todo.perf_id)
-    todo = todo[todo.perf_id.isin(features)]
+    features = cqt_features.float32()
     new = pd.DataFrame()
     if len(todo):
         chunk_frames, min_tail_frames = ChunkSettings(
             indexing["chunk_s"], indexing["min_tail_s"]
         ).frames(cqt.frame_rate, model.min_frames)
         new = embed_chunk_table(
-            inference_embed_fn(model, indexing["precision"]),
+            inference_embed_fn(model, indexing["precision"], target),
             todo,
             features,
             chunk_frames=chunk_frames,

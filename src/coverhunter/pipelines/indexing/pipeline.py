@@ -11,7 +11,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "manifest",
                     "cqt_features",
-                    "cqt_fingerprints",
                     "gallery_chunks_state",
                     "fine_model",
                     "params:gallery_splits",

@@ -48,7 +48,7 @@ def identify_recording(
     with torch.inference_mode():
         query = embed_audio_file(
             identify["path"],
-            inference_embed_fn(model, identify["precision"]),
+            inference_embed_fn(model, identify["precision"], target),
             CQTConfig(**gallery_index_info["cqt"]),
             ChunkSettings(gallery_index_info["chunk_s"], gallery_index_info["min_tail_s"]),
             identify["batch_size"],

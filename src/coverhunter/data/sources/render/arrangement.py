@@ -3,12 +3,16 @@
 Everything here is in quarter notes and MIDI pitches; `performance.py` puts it in seconds.
 
 An ensemble names the General-MIDI programs its melody, inner voices and bass may take; a version
-draws one program per role (a `Band`). An arrangement decides what of the piece is played:
-- several parts: `full`, `reduced` (some inner voices left out), `melody_bass`, `melody_only`,
-  `doubled` (everything, the melody doubled an octave up and the bass an octave down);
-- one melody with chords: `full` (block chords and bass), `arpeggio` (broken chords and bass),
-  `melody_bass`, `melody_only`, `doubled` (full, the melody doubled an octave up).
-Each kept voice may move an octave. Bands with a drum kit add a beat that follows the bars.
+draws one program per role (a `Band`). What is played:
+- a piece of several parts, its written voices (texture `parts`), by arrangement: `full`,
+  `reduced` (some inner voices left out), `melody_bass`, `melody_only`, `doubled` (everything,
+  the melody doubled an octave up and the bass an octave down);
+- one melody (a tune, or the top voice of a piece whose other voices a cover replaced) with its
+  chords, accompanied in one of `texture.TEXTURES`; arrangement `full`, or `doubled` (the melody
+  doubled an octave up). The chords are voiced around a centre an octave under the melody, moved
+  a few semitones per version, close or open.
+Each kept voice but the melody may move an octave (the melody's octave is a cover's choice, see
+`cover.py`). Bands with a drum kit add a beat that follows the bars.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coverhunter.data.sources.render.corpus_pieces import Piece
-from coverhunter.data.sources.render.harmony import Chord
+from coverhunter.data.sources.render.texture import TEXTURES, accompany
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,18 @@ ENSEMBLES = {
     "choir": Ensemble(melody=(52, 53), inner=(52, 53), bass=(52,)),
     "jazz_combo": Ensemble(melody=(11, 65, 66), inner=(0, 4), bass=(32,), drums=True),
 }
-# Arrangements and how often a version takes each, for pieces of several parts / one melody.
+# Arrangements of the written parts and how often a version takes each; a melody with a
+# generated accompaniment is `full` or `doubled`.
 PART_ARRANGEMENTS = {"full": 0.35, "reduced": 0.2, "melody_bass": 0.15, "melody_only": 0.1, "doubled": 0.2}  # fmt: skip
-MELODY_ARRANGEMENTS = {"full": 0.3, "arpeggio": 0.25, "melody_bass": 0.15, "melody_only": 0.1, "doubled": 0.2}  # fmt: skip
-ARRANGEMENTS = tuple(dict.fromkeys([*PART_ARRANGEMENTS, *MELODY_ARRANGEMENTS]))
+ARRANGEMENTS = tuple(PART_ARRANGEMENTS)
+MELODY_ARRANGEMENTS = ("full", "doubled")
 
 # Levels (MIDI velocity) of the roles: the melody leads, the accompaniment stays behind it.
-_VELOCITY = {"melody": 100.0, "inner": 72.0, "bass": 84.0, "chords": 64.0, "drums": 80.0}
+_VELOCITY = {"melody": 100.0, "double": 72.0, "inner": 72.0, "bass": 84.0, "chords": 64.0, "drums": 80.0}  # fmt: skip
 _LOWEST, _HIGHEST = 24, 103  # MIDI range the parts are folded into (C1 to G7)
-_BASS_CENTRE = 41  # a chord's root is played within half an octave of F2
 _DRUM_KICK, _DRUM_SNARE, _DRUM_HAT = 36, 38, 42  # General-MIDI percussion keys
 _CHORD_VOICING_SPREAD = 3  # semitones the chords' centre moves either way between versions
+_P_OPEN_VOICING = 0.3  # chance a version voices its chords open rather than close
 _P_KEEP_INNER = 0.5  # chance an inner voice stays in a `reduced` arrangement
 
 
@@ -79,6 +84,7 @@ class Voice:
     program: int
     velocity: float
     drums: bool = False
+    role: str = ""  # melody, double (the melody an octave up), inner, bass, chords or drums
 
 
 def pick_band(ensemble: str, rng: np.random.Generator) -> Band:
@@ -95,11 +101,10 @@ def pick_band(ensemble: str, rng: np.random.Generator) -> Band:
     )
 
 
-def pick_arrangement(piece: Piece, rng: np.random.Generator) -> str:
-    """An arrangement suited to the piece (several parts or one melody), drawn by weight."""
-    table = PART_ARRANGEMENTS if len(piece.parts) > 1 else MELODY_ARRANGEMENTS
-    names = list(table)
-    weights = np.array([table[name] for name in names])
+def pick_arrangement(rng: np.random.Generator) -> str:
+    """An arrangement of a piece's written parts, drawn by the weights of `PART_ARRANGEMENTS`."""
+    names = list(PART_ARRANGEMENTS)
+    weights = np.array([PART_ARRANGEMENTS[name] for name in names])
     return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
 
@@ -113,32 +118,6 @@ def fold_octaves(pitches: np.ndarray, lowest: int = _LOWEST, highest: int = _HIG
     while (high := out > highest).any():
         out[high] -= 12
     return out
-
-
-def voice_chords(
-    chords: tuple[Chord, ...], centre: int, arpeggio_q: float | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Chord notes near MIDI `centre` and root notes near F2, both `(N, 3)`.
-
-    Block chords sound for the chord's length; with `arpeggio_q` the chord's notes are played
-    one after another, lowest first, each `arpeggio_q` quarter notes long.
-    """
-    upper, roots = [], []
-    for chord in chords:
-        # Each pitch class in the octave from `centre - 6`: the voicing moves with `centre`.
-        pitches = sorted(centre - 6 + (pc - (centre - 6)) % 12 for pc in chord.pcs)
-        roots.append(
-            (chord.onset, chord.duration, _BASS_CENTRE - 6 + (chord.root - _BASS_CENTRE + 6) % 12)
-        )
-        if arpeggio_q is None:
-            upper.extend((chord.onset, chord.duration, p) for p in pitches)
-            continue
-        steps = np.arange(chord.onset, chord.onset + chord.duration - 1e-9, arpeggio_q)
-        for i, onset in enumerate(steps):
-            length = min(arpeggio_q, chord.onset + chord.duration - onset)
-            upper.append((float(onset), float(length), pitches[i % len(pitches)]))
-    as_array = lambda rows: np.array(rows, dtype=np.float64).reshape(-1, 3)  # noqa: E731
-    return as_array(upper), as_array(roots)
 
 
 def drum_pattern(piece: Piece) -> np.ndarray:
@@ -179,49 +158,72 @@ def _part_voices(piece: Piece, band: Band, arrangement: str, rng: np.random.Gene
         voices += [(p, band.inner[i % len(band.inner)], "inner") for i, p in enumerate(inner)]
     if arrangement == "doubled":
         voices += [
-            (_shift(melody, 12), band.inner[0], "inner"),
+            (_shift(melody, 12), band.inner[0], "double"),
             (_shift(bass, -12), band.bass, "bass"),
         ]
     return voices
 
 
-def _melody_voices(piece: Piece, band: Band, arrangement: str, rng: np.random.Generator) -> list:
-    """(notes, program, role) of a single melody and its chords."""
+def _melody_voices(
+    piece: Piece, band: Band, arrangement: str, texture: str, rng: np.random.Generator
+) -> list:
+    """(notes, program, role) of a single melody accompanied in `texture` over its chords."""
     melody = piece.parts[0]
     voices = [(melody, band.melody, "melody")]
-    if arrangement == "melody_only" or not piece.chords:
-        return voices
     # Chords an octave under the melody; the voicing (which chord note is on top) varies.
     spread = _CHORD_VOICING_SPREAD
     centre = int(np.median(melody[:, 2])) - 12 + int(rng.integers(-spread, spread + 1))
-    arpeggio_q = piece.beat_q / 2 if arrangement == "arpeggio" else None
-    upper, roots = voice_chords(piece.chords, centre, arpeggio_q)
-    voices.append((roots, band.bass, "bass"))
-    if arrangement != "melody_bass":
-        voices.append((upper, band.inner[0], "chords"))
+    open_voicing = bool(rng.random() < _P_OPEN_VOICING)
+    metre = (piece.bar_offsets, piece.length_q, piece.beat_q, piece.beats_per_bar, piece.tonic)
+    parts = accompany(piece.chords, texture, melody, *metre, centre, open_voicing)
+    programs = {"bass": band.bass, "chords": band.inner[0], "inner": band.inner[-1]}
+    voices += [(notes, programs[role], role) for notes, role in parts]
     if arrangement == "doubled":
-        voices.append((_shift(melody, 12), band.inner[-1], "inner"))
+        voices.append((_shift(melody, 12), band.inner[-1], "double"))
     return voices
 
 
 def arrange(
-    piece: Piece, band: Band, arrangement: str, p_octave_move: float, rng: np.random.Generator
+    piece: Piece,
+    band: Band,
+    arrangement: str,
+    texture: str,
+    p_octave_move: float,
+    rng: np.random.Generator,
 ) -> list[Voice]:
-    """The voices a version plays of `piece`; each moves an octave with `p_octave_move`."""
-    if arrangement not in ARRANGEMENTS:
-        raise ValueError(f"arrangement {arrangement!r} is not one of {list(ARRANGEMENTS)}")
-    build = _part_voices if len(piece.parts) > 1 else _melody_voices
+    """The voices a version plays of `piece`; each but the melody moves an octave with
+    `p_octave_move`.
+
+    A piece of several parts plays its written parts by `arrangement` (one of `ARRANGEMENTS`;
+    `texture` is then "parts", or "melody_only" with that arrangement); a single melody is
+    accompanied in `texture` (one of `TEXTURES`), `arrangement` one of `MELODY_ARRANGEMENTS`.
+    """
+    if len(piece.parts) > 1:
+        if arrangement not in ARRANGEMENTS or texture not in ("parts", "melody_only"):
+            raise ValueError(
+                f"written parts play arrangement {arrangement!r} in texture {texture!r}: "
+                f"need one of {list(ARRANGEMENTS)} in texture 'parts' or 'melody_only'"
+            )
+        build = _part_voices(piece, band, arrangement, rng)
+    else:
+        if arrangement not in MELODY_ARRANGEMENTS or texture not in TEXTURES:
+            raise ValueError(
+                f"a melody plays arrangement {arrangement!r} in texture {texture!r}: need one "
+                f"of {list(MELODY_ARRANGEMENTS)} in one of {list(TEXTURES)}"
+            )
+        build = _melody_voices(piece, band, arrangement, texture, rng)
     voices = []
-    for notes, program, role in build(piece, band, arrangement, rng):
+    for notes, program, role in build:
         if not len(notes):
             continue
         move = 0
-        if rng.random() < p_octave_move:
+        if role != "melody" and rng.random() < p_octave_move:
             move = int(rng.choice((-12, 12)))
         pitches = fold_octaves(notes[:, 2] + move)
-        voices.append(Voice(np.column_stack([notes[:, :2], pitches]), program, _VELOCITY[role]))
+        notes = np.column_stack([notes[:, :2], pitches])
+        voices.append(Voice(notes, program, _VELOCITY[role], role=role))
     if band.drums:
-        voices.append(Voice(drum_pattern(piece), 0, _VELOCITY["drums"], drums=True))
+        voices.append(Voice(drum_pattern(piece), 0, _VELOCITY["drums"], drums=True, role="drums"))
     return voices
 
 
@@ -234,7 +236,7 @@ def transpose(voices: list[Voice], semitones: int) -> list[Voice]:
             continue
         notes = voice.notes.copy()
         notes[:, 2] = fold_octaves(notes[:, 2] + semitones)
-        out.append(Voice(notes, voice.program, voice.velocity))
+        out.append(Voice(notes, voice.program, voice.velocity, role=voice.role))
     return out
 
 
@@ -245,5 +247,5 @@ def repeat(voices: list[Voice], length_q: float, n_times: int) -> list[Voice]:
         shifts = np.repeat(np.arange(n_times) * length_q, len(voice.notes))
         notes = np.tile(voice.notes, (n_times, 1))
         notes[:, 0] += shifts
-        out.append(Voice(notes, voice.program, voice.velocity, voice.drums))
+        out.append(Voice(notes, voice.program, voice.velocity, voice.drums, voice.role))
     return out

@@ -1,0 +1,34 @@
+"""pretrain_corpus: thousands of rendered corpus works, straight into the feature store, as the
+manifest of the pretraining collection (`data/sources/pretraining_corpus.py`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from coverhunter.audio.cqt import CQTConfig
+from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
+from coverhunter.data.manifest import empty_rejects
+from coverhunter.data.sources.pretraining_corpus import (
+    build_pretraining_corpus,
+    pretraining_manifest,
+    pretraining_settings,
+)
+
+
+def build_pretrain_corpus(
+    writer: FeatureStoreWriter,
+    pretrain_corpus: dict,
+    ingest: dict,
+    feature_cqt: dict,
+    seed: int,
+) -> tuple[pd.DataFrame, FeatureStore, pd.DataFrame]:
+    """Render (or resume) the pretraining works with the default collection's cover settings
+    (`ingest.rendered_corpus`), never one of its works; -> manifest, features, no rejects."""
+    try:
+        config, render, default = pretraining_settings(pretrain_corpus, ingest["rendered_corpus"])
+        table, store = build_pretraining_corpus(
+            writer, config, render, default, CQTConfig(**feature_cqt["cqt"]), int(seed)
+        )
+    finally:
+        writer.close()
+    return pretraining_manifest(table, config, int(seed)), store, empty_rejects()
