@@ -32,7 +32,7 @@ from query_latency import machine_header, print_table
 from coverhunter.audio.augment import AugmentConfig, Augmenter
 from coverhunter.data.batches import CoarseBatchSource, SamplerConfig
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
-from coverhunter.data.loader import LoaderConfig
+from coverhunter.data.loader import LoaderConfig, batch_loader
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, make_validator
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
@@ -113,6 +113,35 @@ def throughput_table(folder: Path, args) -> None:
     )
 
 
+def loader_table(folder: Path, args) -> None:
+    """Batches from the loader alone (no model): what the workers can feed a GPU."""
+    store = FeatureStore(folder)
+    sampler = SamplerConfig(p_works=64, k_items=4, frame_rate=FRAME_RATE)
+    source = CoarseBatchSource(
+        store, items_of(store), sampler, Augmenter(AugmentConfig(noise_prob=0.0)), seed=0
+    )
+    rows, rates = [], []
+    for workers in args.workers:
+        loader = batch_loader(
+            source, 0, args.loader_steps + 1, LoaderConfig(num_workers=workers), torch.device("cpu")
+        )
+        batches = iter(loader)
+        next(batches)  # worker start-up and the first batch are not timed
+        started = time.perf_counter()
+        n = sum(batch.cqt.shape[0] for batch in batches)
+        rate = n / (time.perf_counter() - started)
+        rates.append(rate)
+        label = "in the step" if workers == 0 else f"{workers} worker(s)"
+        rows.append(
+            [label, "64x4", str(args.loader_steps), f"{rate:.0f}", f"{rate / rates[0]:.2f}"]
+        )
+    print_table(
+        "The loader alone (cut + paper augmentations without noise + pad, no model): samples/s",
+        ["batches cut", "P x K", "batches", "samples/s", "x in the step"],
+        rows,
+    )
+
+
 def _peak_rss_run(folder: str, in_ram: bool, steps: int) -> dict:
     """One short training run plus a validation over 100 tracks; -> peak RSS (MiB)."""
     torch.set_num_threads(2)
@@ -172,6 +201,8 @@ def parse_args() -> argparse.Namespace:
     add("--sizes", type=int, nargs="+", default=[1000, 10000])
     add("--seconds", type=float, default=60.0, help="length of every generated recording")
     add("--rss-steps", type=int, default=10)
+    add("--loader-steps", type=int, default=8, help="batches timed in the loader-only table")
+    add("--skip-memory", action="store_true", help="only the throughput tables")
     add("--threads", type=int, default=2)
     add("--root", default=None, help="where the generated stores go (default: a temp folder)")
     return parser.parse_args()
@@ -188,7 +219,9 @@ def main() -> None:
         root = Path(tmp)
         build_store(root / "store_1000", 1000, args.seconds)
         throughput_table(root / "store_1000", args)
-        memory_table(root, args)
+        loader_table(root / "store_1000", args)
+        if not args.skip_memory:
+            memory_table(root, args)
 
 
 if __name__ == "__main__":
