@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 # The Python stack, pinned in pyproject.toml (torch 2.14.1 / torchaudio 2.11.0, kedro 1.7, mlflow 3.17.2 ...).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,qmax]"  # qmax: Essentia also where no pinned wheel exists
 	touch $(STAMP)
 
 # Optional system tools, installed when missing and apt is usable: ffmpeg decodes m4a/opus/webm
@@ -67,4 +67,4 @@ mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 clean:
-	rm -rf data/0[2-8]_*/*/ mlflow.db mlartifacts build  # never data/01_raw: it may hold your audio
+	rm -rf data/0[2-8]_*/*/ mlflow.db mlruns mlartifacts build  # never data/01_raw: it may hold your audio

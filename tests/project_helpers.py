@@ -18,15 +18,20 @@ TINY_SYNTHETIC = {
 
 
 def run_session(
-    project: Path, pipelines: list[str], params: dict | None = None, env: str | None = None
+    project: Path,
+    pipelines: list[str],
+    params: dict | None = None,
+    env: str | None = None,
+    node_names: list[str] | None = None,
 ):
-    """Run pipelines in a real KedroSession; params are nested dicts (dotted keys are ignored)."""
+    """Run pipelines (only `node_names` of them, when given) in a real KedroSession; params are
+    nested dicts (dotted keys are ignored)."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=params or {}, env=env) as session:
-        return session.run(pipeline_names=pipelines)
+        return session.run(pipeline_names=pipelines, node_names=node_names)
 
 
 def tiny_params(**overrides) -> dict:

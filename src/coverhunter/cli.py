@@ -3,23 +3,36 @@
 The command runs the project's `identify` pipeline in the Kedro project of the current folder
 (or a parent): the fine model and the gallery index come from the catalog, the recording's path
 and `--top` go in as runtime parameters, and the pipeline's result table is printed. Bad input
-ends with exit code 2 and a message naming what is wrong: a missing or unreadable file, no
-gallery index yet, or an index built by another model.
+ends with exit code 2 and one line naming the file and what is wrong: missing, a folder, a
+symbolic link loop, unreadable, not audio, a recording ingest would set aside (silent, too short)
+or one without music (noise), no gallery index yet, or an index built by another model.
+
+A query is not a run: the pipeline runs on the project's catalog without a Kedro session, so no
+hook runs and nothing is written (no MLflow run, no `.viz/` statistics), and mlflow is never
+imported.
 
 Kedro loads `<package>.cli` as the project's own commands and needs its `cli` group, so the same
-command is also `kedro identify FILE`.
+command is also `kedro identify FILE`. That group also wraps `kedro run`: a run that stops on bad
+input (a listing that cannot be read, a corrupt feature store) ends with one line naming the file
+and the reason, exit code 2, instead of a traceback; an interrupted one (Ctrl-C, SIGTERM) with one
+line and 128 + the signal number.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 USAGE_ERROR = 2
 
@@ -40,11 +53,26 @@ def _find_project(start: Path) -> Path:
     )
 
 
-def _check_audio_file(path: Path) -> None:
-    if not path.exists():
-        raise CommandError(f"{path}: no such file")
-    if not path.is_file():
-        raise CommandError(f"{path}: not a file")
+def _query_path(file: Path) -> Path:
+    """The absolute path of the recording to identify, or a CommandError saying why not."""
+    path = file.expanduser()
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError as error:
+        if path.is_symlink():
+            raise CommandError(f"{file}: a symbolic link to a missing file") from error
+        raise CommandError(f"{file}: no such file") from error
+    except (OSError, RuntimeError) as error:  # RuntimeError: Python < 3.13 on a link loop
+        if isinstance(error, RuntimeError) or error.errno == errno.ELOOP:
+            raise CommandError(f"{file}: a loop of symbolic links, no file") from error
+        raise CommandError(f"{file}: cannot be opened ({error.strerror or error})") from error
+    if resolved.is_dir():
+        raise CommandError(f"{file}: a folder, not an audio file")
+    if not resolved.is_file():
+        raise CommandError(f"{file}: not a regular file")
+    if not os.access(resolved, os.R_OK):
+        raise CommandError(f"{file}: permission denied")
+    return resolved
 
 
 def _check_device(name: str) -> None:
@@ -62,20 +90,34 @@ def _format_time(seconds: float) -> str:
 
 
 def format_results(results: pd.DataFrame, path: Path) -> str:
-    """The identify table as text: rank, work, score, matching performance, where it matches."""
+    """The identify table as text: rank, work, score, matching performance, where it matches.
+
+    Each column is as wide as its longest value, so long ids never push the others out of line.
+    """
     if results.empty:
         return f"No match for {path} in the gallery."
-    header = (
-        f"{'rank':>4}  {'work':<16}  {'score':>6}  {'performance':<20}  "
-        f"{'query at':>8}  {'match at':>8}"
-    )
-    lines = [f"Works most likely covered by {path}:", header]
-    for row in results.itertuples(index=False):
-        lines.append(
-            f"{row.rank:>4}  {row.work_id!s:<16}  {row.score:6.3f}  {row.perf_id!s:<20}  "
-            f"{_format_time(row.query_start_s):>8}  {_format_time(row.match_start_s):>8}"
+    rows = [
+        (
+            str(row.rank),
+            str(row.work_id),
+            f"{row.score:.3f}",
+            str(row.perf_id),
+            _format_time(row.query_start_s),
+            _format_time(row.match_start_s),
         )
-    return "\n".join(lines)
+        for row in results.itertuples(index=False)
+    ]
+    header = ("rank", "work", "score", "performance", "query at", "match at")
+    left = (False, True, False, True, False, False)  # ids left-aligned, numbers right-aligned
+    widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if is_left else cell.rjust(width)
+            for cell, width, is_left in zip(cells, widths, left, strict=True)
+        ).rstrip()
+
+    return "\n".join([f"Works most likely covered by {path}:", line(header), *map(line, rows)])
 
 
 @contextlib.contextmanager
@@ -91,13 +133,46 @@ def _quiet_logging(quiet: bool) -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _identify_in_session(session, collection: str | None, model_collection: str | None):
+def _project_catalog(project: Path, params: dict):
+    """The project's catalog with `params` as runtime parameters, built without a session.
+
+    A `KedroContext` with a hook manager that holds no hooks: the catalog and parameters are
+    exactly a run's, but no plugin (kedro-mlflow, kedro-viz) runs, so nothing is written.
+    """
+    from kedro.framework.context import KedroContext
+    from kedro.framework.hooks.manager import _create_hook_manager
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    metadata = bootstrap_project(project)
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project / settings.CONF_SOURCE),
+        env=None,
+        runtime_params=params,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    context = KedroContext(
+        package_name=metadata.package_name,
+        project_path=project,
+        config_loader=loader,
+        env=None,
+        hook_manager=_create_hook_manager(),
+        runtime_params=params,
+    )
+    # Parameter validation would import every registered pipeline; identify's nodes type none.
+    context._pipelines_to_validate = []
+    return context.catalog
+
+
+def _identify_with_catalog(catalog, collection: str | None, model_collection: str | None):
     from kedro.io import DatasetError
+    from kedro.runner import SequentialRunner
 
     from coverhunter.audio.io import AudioDecodeError
+    from coverhunter.pipelines.inference.pipeline import create_identify_pipeline
     from coverhunter.retrieval.gallery import ModelIndexMismatchError
+    from coverhunter.serving.query import QueryRejected
 
-    catalog = session.load_context().catalog
     missing = [n for n in ("gallery_index", "gallery_index_info") if not catalog.exists(n)]
     if missing:
         raise CommandError(
@@ -111,9 +186,11 @@ def _identify_in_session(session, collection: str | None, model_collection: str 
             "run `kedro run` first"
         )
     try:
-        outputs = session.run(pipeline_names=["identify"])
+        outputs = SequentialRunner().run(create_identify_pipeline(), catalog)
     except AudioDecodeError as error:
         raise CommandError(f"cannot read {error.path}: {error.reason}") from error
+    except QueryRejected as error:
+        raise CommandError(f"{error.path}: {error.reason}; not a recording to identify") from error
     except ModelIndexMismatchError as error:
         raise CommandError(str(error)) from error
     except DatasetError as error:
@@ -131,7 +208,7 @@ def _run_identify(
     precision: str | None = None,
     device: str | None = None,
 ) -> pd.DataFrame:
-    """Run the `identify` pipeline in `project`; its result table."""
+    """Run the `identify` pipeline on the catalog of `project`; its result table."""
     params: dict = {"identify": {"path": str(path), "top": top}}
     if precision:
         params["identify"]["precision"] = precision
@@ -143,20 +220,11 @@ def _run_identify(
         params["model_collection"] = model_collection
     with _quiet_logging(quiet):
         # Imported here: importing Kedro configures (and logs) its logging.
-        from kedro.framework.session import KedroSession
-        from kedro.framework.startup import bootstrap_project
-
-        bootstrap_project(project)
-        with KedroSession.create(project_path=project, runtime_params=params) as session:
-            return _identify_in_session(session, collection, model_collection)
+        catalog = _project_catalog(project, params)
+        return _identify_with_catalog(catalog, collection, model_collection)
 
 
-@click.group(name="coverhunter", help="CoverHunter cover song identification.")
-def cli() -> None:
-    pass
-
-
-@cli.command(help="List the works a recording is most likely a version of, and where it matches.")
+@click.command(help="List the works a recording is most likely a version of, and where it matches.")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--top", type=click.IntRange(min=1), default=10, show_default=True, help="Works listed."
@@ -190,8 +258,7 @@ def identify(
     device: str | None,
     verbose: bool,
 ) -> None:
-    path = file.expanduser().resolve()
-    _check_audio_file(path)
+    path = _query_path(file)
     if device is not None:
         _check_device(device)
     project = _find_project(Path.cwd())
@@ -208,11 +275,82 @@ def identify(
     click.echo(format_results(results, file))
 
 
+class RunStopped(click.ClickException):
+    """`kedro run` stopped on bad input: the message names the file and the reason. Exit 2."""
+
+    exit_code = USAGE_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kedro run: {self.format_message()}", err=True)
+
+
+def _input_error(error: BaseException) -> BaseException | None:
+    """The bad-input error (a listing, a feature store) that caused `error`, if one did."""
+    from coverhunter.data.feature_store import FeatureStoreError
+    from coverhunter.data.sources._common import SourceError
+
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SourceError | FeatureStoreError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _run_command() -> click.Command:
+    """Kedro's `run`, ending in one line on bad input or an interrupt instead of a traceback."""
+    from kedro.framework.cli.project import run as kedro_run
+
+    from coverhunter.hooks import RunInterrupted
+
+    def run(**kwargs: Any) -> Any:
+        try:
+            return kedro_run.callback(**kwargs)
+        except RunInterrupted as interrupted:
+            click.echo(f"kedro run: {interrupted}; the MLflow run is recorded as KILLED", err=True)
+            raise click.exceptions.Exit(128 + interrupted.signum) from interrupted
+        except Exception as error:
+            if (cause := _input_error(error)) is None:
+                raise
+            raise RunStopped(str(cause)) from error
+
+    return click.Command(
+        name="run",
+        callback=run,
+        params=kedro_run.params,
+        help=kedro_run.help,
+        short_help=kedro_run.short_help,
+        context_settings=kedro_run.context_settings,
+    )
+
+
+class _KedroCommands(click.Group):
+    """The commands Kedro adds to `kedro`: `identify`, and `run` wrapped (built only when asked,
+    so `kedro identify` does not import what `run` needs)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "run"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "run":
+            return _run_command()
+        return super().get_command(ctx, name)
+
+
+# `kedro identify ...` and `kedro run ...`: Kedro loads the project's `cli` group.
+cli = _KedroCommands(name="coverhunter", help="CoverHunter cover song identification.")
+cli.add_command(identify)
+# `coverhunter identify ...`: the console script.
+commands = click.Group(name="coverhunter", help="CoverHunter cover song identification.")
+commands.add_command(identify)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `coverhunter` command; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="coverhunter", standalone_mode=False)
+        commands.main(args=args, prog_name="coverhunter", standalone_mode=False)
     except CommandError as error:
         command = args[0] if args else "coverhunter"
         click.echo(f"coverhunter {command}: {error.message}", err=True)

@@ -10,6 +10,10 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
 
-from coverhunter.hooks import CloseFinishedMlflowRun  # noqa: E402
+from coverhunter.hooks import (  # noqa: E402
+    CloseFinishedMlflowRun,
+    CollectionMatchesCatalog,
+    RecordTrueRunStatus,
+)
 
-HOOKS = (CloseFinishedMlflowRun(),)
+HOOKS = (CollectionMatchesCatalog(), RecordTrueRunStatus(), CloseFinishedMlflowRun())

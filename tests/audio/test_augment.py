@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -98,11 +99,45 @@ def test_noise_at_high_snr_barely_changes_the_chunk_and_at_low_snr_a_lot():
     assert (loud - x).abs().max() > 70
 
 
-def test_volume_with_noise_lowers_the_effective_snr():
+def test_volume_with_noise_lowers_the_effective_snr_and_the_level():
     x = pure_tone(n_frames=10)
     noise = torch.zeros_like(x)
-    # 20 dB SNR with the signal 6 dB down equals 14 dB SNR at full volume.
-    assert torch.allclose(mix_noise(x, noise, 20.0, gain_db=-6.0), mix_noise(x, noise, 14.0))
+    # 20 dB SNR with the signal 6 dB down equals 14 dB SNR at full volume, 6 dB lower.
+    mixed = mix_noise(x, noise, 20.0, gain_db=-6.0)
+    assert torch.allclose(mixed, mix_noise(x, noise, 14.0) - 6.0, atol=1e-5)
+    assert float(mixed.max()) == pytest.approx(-6.0, abs=1e-5)
+
+
+def _volume_only(prob: float = 1.0, volume_db=(-6.0, -1.0)) -> Augmenter:
+    return Augmenter(replace(AugmentConfig.disabled(), volume_prob=prob, volume_db=volume_db))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_volume_alone_moves_the_chunk_by_the_drawn_gain(seed):
+    x = torch.randn(30, 12, generator=generator(0)) * 10 - 40
+    out = _volume_only()(x, generator(seed))
+    shift = out - x
+    gain = float(shift[0, 0])
+    assert torch.allclose(shift, torch.full_like(x, gain), atol=1e-5)  # one gain everywhere
+    assert -6.0 <= gain <= -1.0  # from volume_db, which excludes 0: it did move
+
+
+def test_volume_gains_cover_their_range_and_probability_zero_keeps_the_level():
+    x = torch.zeros(4, 12)
+    gains = [float(_volume_only()(x, generator(seed))[0, 0]) for seed in range(200)]
+    assert min(gains) < -5.5 and max(gains) > -1.5
+    assert torch.equal(_volume_only(prob=0.0)(x, generator(0)), x)
+
+
+def test_volume_with_noise_drawn_moves_the_level_by_the_same_gain():
+    # Same generator: the same gain and noise are drawn with and without the volume step.
+    bank = [np.random.default_rng(0).normal(-30, 5, size=(50, 24)).astype(np.float32)]
+    x = pure_tone(n_frames=40)
+    base = replace(AugmentConfig.disabled(), noise_prob=1.0, snr_db=(30.0, 30.0))
+    loud = Augmenter(replace(base, volume_prob=1.0, volume_db=(0.0, 0.0)), bank)(x, generator(3))
+    quiet = Augmenter(replace(base, volume_prob=1.0, volume_db=(-6.0, -6.0)), bank)(x, generator(3))
+    assert float(loud.max()) == pytest.approx(0.0, abs=1e-5)
+    assert float(quiet.max()) == pytest.approx(-6.0, abs=1e-5)
 
 
 def test_noise_segment_loops_a_short_noise():

@@ -45,12 +45,16 @@ def test_without_a_folder_coloured_noise_is_generated():
     assert all(item.shape == (30, 1) and item.dtype == np.float32 for item in bank)
 
 
-def test_a_folder_without_usable_audio_falls_back_to_generated_noise(tmp_path):
+def test_a_folder_without_usable_audio_is_an_error_naming_it(tmp_path):
+    # the run asked for this noise: training with generated noise instead would be another run
     (tmp_path / "empty.wav").write_bytes(b"")
-    bank = load_noise_bank(
-        tmp_path, framed_log_energy, SAMPLE_RATE, np.random.default_rng(0), n_generated=3
-    )
-    assert len(bank) == 3
+    with pytest.raises(ValueError, match=f"noise_dir {tmp_path} holds no usable audio.*empty.wav"):
+        load_noise_bank(
+            tmp_path, framed_log_energy, SAMPLE_RATE, np.random.default_rng(0), n_generated=3
+        )
+    (tmp_path / "empty.wav").unlink()
+    with pytest.raises(ValueError, match="no audio files"):
+        load_noise_bank(tmp_path, framed_log_energy, SAMPLE_RATE, np.random.default_rng(0))
 
 
 def test_a_missing_folder_is_an_error(tmp_path):

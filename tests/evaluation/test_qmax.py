@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from coverhunter.evaluation.qmax import (
     QmaxSettings,
+    essentia_available,
     hpcp_features,
     metrics_on_queries,
     qmax_distance,
@@ -14,6 +22,7 @@ from coverhunter.evaluation.qmax import (
     score_qmax,
     stratified_queries,
 )
+from coverhunter.pipelines.evaluation.nodes import choose_qmax_queries
 
 SR = 16000
 
@@ -154,3 +163,34 @@ def test_qmax_row_scores_each_query_against_every_other_performance():
     assert row["seconds_pairs"] == pytest.approx(3 * row["seconds_per_pair"])
     with pytest.raises(ValueError, match="no HPCP for 1 performances"):
         score_qmax({p: hpcps[p] for p in perfs[:3]}, perfs, works, ["t0"])
+
+
+def test_importing_the_evaluation_pipeline_does_not_import_essentia():
+    """Essentia is imported where Qmax runs: a machine without it (no wheel for macOS on Apple
+    silicon) still imports and runs the rest of the evaluation. A fresh interpreter: this one
+    may have imported Essentia for the tests above."""
+    code = (
+        "import json, sys\n"
+        "import coverhunter.evaluation.qmax, coverhunter.pipelines.evaluation.pipeline\n"
+        "import coverhunter.pipeline_registry\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "coverhunter" in loaded and "essentia" not in loaded
+
+
+def test_without_essentia_qmax_says_how_to_install_it_and_the_evaluation_skips_its_row(
+    monkeypatch, caplog
+):
+    monkeypatch.setitem(sys.modules, "essentia", None)  # what `import essentia` meets without it
+    assert not essentia_available()
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[qmax\]'"):
+        hpcp_features(_tone(440.0, 1.0), SR)
+    gallery = pd.DataFrame({"perf_id": ["a1", "a2", "b1", "b2"], "work_id": ["a", "a", "b", "b"]})
+    with caplog.at_level(logging.WARNING):
+        queries = choose_qmax_queries(gallery, {"qmax": {"max_queries": 2}}, seed=0)
+    assert queries == []
+    assert "qmax baseline skipped" in caplog.text and "max_queries: 0" in caplog.text

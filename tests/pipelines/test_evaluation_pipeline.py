@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from matplotlib.image import imread
 from trained_project import trained_project_copy
 
 from coverhunter.datasets import FaissIndexDataset
 from coverhunter.evaluation.metrics import MIREX_KEYS, mirex_metrics
 from coverhunter.evaluation.qmax import metrics_on_queries, stratified_queries
+from coverhunter.pipelines.evaluation.nodes import plot_embedding_map
 from coverhunter.retrieval.distances import track_distances
 from coverhunter.retrieval.index_distances import index_track_distances
 
@@ -139,10 +141,26 @@ def test_rankings_list_the_nearest_other_performances(project, gallery):
         assert (rows.query_start_s >= 0).all() and (rows.ref_start_s >= 0).all()
 
 
+def test_the_embedding_map_shows_every_gallery_track_one_look_per_work(gallery, parameters):
+    _, tracks = gallery
+    fig = plot_embedding_map(tracks, {"plots": {"embedding_method": "pca"}}, parameters["seed"])
+    (ax,) = fig.axes
+    (points,) = ax.collections
+    assert points.get_offsets().shape == (len(tracks), 2)
+    assert f"of {len(tracks)} embeddings, {tracks.work_id.nunique()} works" in ax.get_title()
+    looks = {
+        work: {tuple(points.get_facecolors()[i]) for i in np.flatnonzero(tracks.work_id == work)}
+        for work in tracks.work_id.unique()
+    }
+    assert all(len(colours) == 1 for colours in looks.values())  # one colour per work
+
+
 def test_plots_and_metrics_reach_mlflow(project, metrics):
     reporting = project / "data/08_reporting/default"
-    for name in ("evaluation_embedding_map", "evaluation_distance_histograms"):
-        assert (reporting / f"{name}.png").stat().st_size > 0
+    # the figures as the catalog saves them: inches x dpi 110 (conf/base/catalog_evaluation.yml)
+    sizes = {"evaluation_embedding_map": (660, 660), "evaluation_distance_histograms": (440, 660)}
+    for name, size in sizes.items():
+        assert imread(reporting / f"{name}.png").shape[:2] == size
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("coverhunter")
     (run,) = client.search_runs([experiment.experiment_id])

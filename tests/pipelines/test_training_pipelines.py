@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 import torch
 from kedro.io.core import Version
+from matplotlib.image import imread
 from trained_project import _TRAINING, TINY_MODEL, trained_project_copy
 
 from coverhunter.data.feature_store import FeatureStore
 from coverhunter.datasets import CoverHunterModelDataset
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, score_embedder
+from coverhunter.evaluation.plots import offset_histogram
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 
 ALIGNED_COLUMNS = [
@@ -118,7 +120,12 @@ def test_aligned_pairs_follow_the_contract(project):
 
     assert report["pairs_tried"] == len(pairs) + len(unaligned)
     assert report["pairs_aligned"] == len(pairs)
-    assert (project / "data/08_reporting/default/alignment_offset_histogram.png").stat().st_size
+    # the figure as the catalog saves it (6 x 4 inches at dpi 110), and what it draws
+    histogram = imread(project / "data/08_reporting/default/alignment_offset_histogram.png")
+    assert histogram.shape[:2] == (440, 660)
+    bars = offset_histogram(pairs.offset_s).axes[0].patches  # what that figure draws
+    assert sum(bar.get_height() for bar in bars) == len(pairs)
+    assert len(bars) == pairs.offset_s.nunique()
 
 
 def test_fine_model_trains_on_aligned_pairs_and_is_not_worse_than_coarse(project):

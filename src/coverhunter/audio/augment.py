@@ -4,11 +4,12 @@ The paper augments audio before its CQT. Our training reads precomputed log-CQT 
 of a long track is the costly part of a step), so every augmentation here acts on a log-CQT chunk
 `(T, F)` in dB instead:
 
-- volume: a gain in dB added to the chunk before noise mixing. The features are normalised to a
-  peak, so a gain alone changes nothing after re-normalisation; with noise it lowers the
-  signal against a noise level fixed by the SNR, i.e. it widens the effective SNR range.
+- volume: a gain in dB added to the chunk (the whole log-CQT moves by it). With noise drawn too,
+  the noise level is set by the SNR against the chunk before the gain, so the gain also lowers
+  the signal against the noise: the effective SNR is `snr_db + gain_db`.
 - noise: power-domain sum `|X|^2 + g |N|^2` with a noise log-CQT segment, `g` set so the mean
-  power ratio over the chunk is the drawn SNR; the result is shifted back to the chunk's peak.
+  power ratio over the chunk is the drawn SNR; the result is shifted so its peak is the chunk's
+  peak plus the volume gain.
   Phases are unknown in the CQT domain, so this is the incoherent (expected-power) sum.
 - speed with the pitch kept: linear interpolation along time only; the frequency axis, hence the
   pitch, is untouched.
@@ -65,11 +66,12 @@ def power_sum_db(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def mix_noise(
     log_cqt: torch.Tensor, noise: torch.Tensor, snr_db: float, gain_db: float = 0.0
 ) -> torch.Tensor:
-    """Mix a noise log-CQT into `log_cqt (..., T, F)` at `snr_db`, keeping the chunk's peak level.
+    """Mix a noise log-CQT into `log_cqt (..., T, F)` at `snr_db`; its level moves by `gain_db`.
 
     `noise` has the chunk's shape (or `(T, F)` for a batch). The noise level is set against the
     chunk as given; the chunk is then shifted by `gain_db` (the volume augmentation), so the
-    effective SNR is `snr_db + gain_db`. The mix is shifted back so its peak equals the input's.
+    effective SNR is `snr_db + gain_db`. The mix is shifted so its peak is the input's plus
+    `gain_db`: with or without noise, the volume gain moves the chunk's level by the same amount.
     """
     _check_chunk(log_cqt)
     if noise.shape[-2:] != log_cqt.shape[-2:]:
@@ -78,7 +80,7 @@ def mix_noise(
         )
     scaled_noise = noise + noise_gain_db(log_cqt, noise, snr_db)
     mixed = power_sum_db(log_cqt + gain_db, scaled_noise)
-    peak = log_cqt.amax(dim=(-2, -1), keepdim=True)
+    peak = log_cqt.amax(dim=(-2, -1), keepdim=True) + gain_db
     return mixed - mixed.amax(dim=(-2, -1), keepdim=True) + peak
 
 
@@ -219,7 +221,7 @@ class Augmenter:
 
     Order: speed (changes T), pitch, volume and noise, masks (last, so a stripe holds the final
     chunk's minimum). `noise_bank` holds noise log-CQTs `(T_n, F)`; it is needed when
-    `noise_prob > 0`. Volume acts only through the noise mix (see the module docstring).
+    `noise_prob > 0`. Volume moves the chunk's level, with or without noise (module docstring).
 
     >>> augmenter = Augmenter(AugmentConfig(noise_prob=0.0))
     >>> out = augmenter(torch.zeros(375, 96), torch.Generator().manual_seed(0))
@@ -266,6 +268,8 @@ class Augmenter:
                 raise ValueError(f"noise has {noise.shape[1]} bins, the chunk {x.shape[1]}")
             snr_db = _uniform(*config.snr_db, generator)
             x = mix_noise(x, noise_segment(noise, x.shape[0], generator), snr_db, gain_db)
+        elif gain_db:
+            x = change_volume(x, gain_db)
         if self._happens(config.mask_prob, generator):
             time_width = int(config.time_mask_max_fraction * x.shape[0])
             x = mask_stripes(x, -2, config.time_masks, time_width, generator)

@@ -3,7 +3,10 @@
 soundfile reads wav, flac, mp3 and ogg (vorbis/opus in ogg). Other containers (m4a, webm, opus, ...)
 go through the ffmpeg command line when it is installed; without it they fail with an error that
 names the file and says what is missing. Every failure is an `AudioDecodeError(path, reason)` so
-ingest can set the recording aside and carry on with the rest.
+ingest can set the recording aside and carry on with the rest. Before libsndfile opens a file, its
+first bytes must hold a header of a format it reads (`_sniff`): a text file named `.mp3` is
+refused as text, not with libsndfile's "File does not exist or is not a regular file" and
+libmpg123's "Illegal Audio-MPEG-Header" lines on stderr.
 
 Speed (a 4-minute 44.1 kHz stereo query, see `benchmarks/query_latency.py`): libsndfile's own
 decoding is the floor (~150 ms CPU for FLAC or mp3); the downmix adds channels one at a time
@@ -51,7 +54,55 @@ class DecodedAudio:
     truncated: bool  # True when only the first `max_duration_s` seconds were read
 
 
+# Bytes read to find a header: an mp3 may start with junk before its first frame.
+_SNIFF_BYTES = 1 << 16
+# Container signatures libsndfile reads (wav: RIFF/RIFX/RF64/BW64/Sony Wave64, aiff, flac, ogg;
+# ID3 tags open mp3 and some flac files).
+_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b"ID3")
+
+
+def _mpeg_frame_header(head: bytes) -> bool:
+    """A plausible MPEG audio frame header (sync, version, layer, bitrate, rate) in `head`."""
+    start = head.find(b"\xff")
+    while 0 <= start < len(head) - 2:
+        b1, b2 = head[start + 1], head[start + 2]
+        if (
+            b1 & 0xE0 == 0xE0  # 11 sync bits
+            and (b1 >> 3) & 3 != 1  # version: not reserved
+            and (b1 >> 1) & 3 != 0  # layer: not reserved
+            and b2 >> 4 != 15  # bitrate: not "bad"
+            and (b2 >> 2) & 3 != 3  # sample rate: not reserved
+        ):
+            return True
+        start = head.find(b"\xff", start + 1)
+    return False
+
+
+def _sniff(path: Path) -> None:
+    """AudioDecodeError unless the file starts like a format libsndfile decodes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as error:
+        raise AudioDecodeError(path, f"cannot be read ({error.strerror or error})") from error
+    if head.startswith(_MAGIC) or _mpeg_frame_header(head):
+        return
+    sample = head[:512]
+    printable = sum(32 <= b < 127 or b in b"\t\r\n" for b in sample)
+    if sample and printable >= 0.95 * len(sample):
+        start = sample[:40].decode("ascii", errors="replace").splitlines()[0]
+        raise AudioDecodeError(
+            path, f"the file holds text, not {path.suffix.lstrip('.')} audio (it starts {start!r})"
+        )
+    raise AudioDecodeError(
+        path,
+        f"not {path.suffix.lstrip('.')} audio: no wav, aiff, flac, ogg or mp3 header in its "
+        f"first {len(head)} bytes",
+    )
+
+
 def _read_soundfile(path: Path, max_duration_s: float | None) -> DecodedAudio:
+    _sniff(path)
     try:
         info = sf.info(str(path))
         frames = -1

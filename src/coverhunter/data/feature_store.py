@@ -29,6 +29,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -86,6 +87,15 @@ def read_index(folder: Path) -> pd.DataFrame:
     if table.perf_id.duplicated().any():
         raise FeatureStoreError(f"{path}: a perf_id appears twice in the feature index")
     return table[INDEX_COLUMNS].reset_index(drop=True)
+
+
+def set_index_aside(folder: Path) -> Path:
+    """Rename the index of `folder` to `index.parquet.corrupt-<UTC time>` (kept to look at, never
+    read again); the folder then holds no committed features. -> the new name."""
+    path = Path(folder) / INDEX_FILE
+    aside = path.with_name(f"{INDEX_FILE}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    os.replace(path, aside)
+    return aside
 
 
 def _crc(array: np.ndarray) -> int:

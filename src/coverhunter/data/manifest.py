@@ -4,12 +4,18 @@ Columns (design contract first): perf_id, work_id, path, duration_s, sample_rate
 trainable (a train-split work with at least two usable versions), n_versions (usable versions of
 the work in the whole collection), channels, truncated, and true_offset_s where the source knows
 where the shared material starts (synthetic and rendered collections).
+
+`path` is relative to the project root (POSIX separators) for audio inside the project, e.g.
+`data/01_raw/synthetic/syn_w0001/syn_w0001_p00.flac`, and absolute for audio elsewhere, so a
+moved or copied project reads its own copy of the audio, never the old folder's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,9 +101,27 @@ def assign_splits(
     return performances.work_id.map(by_work)
 
 
-def finalise_manifest(usable: pd.DataFrame, seed: int, split: dict) -> pd.DataFrame:
-    """Add split, n_versions and trainable to validated rows and order the columns."""
+def portable_path(path: str, root: str | Path) -> str:
+    """`path` relative to `root` (POSIX) when it lies inside `root`, else `path` unchanged."""
+    if not path or not os.path.isabs(path):
+        return path
+    absolute = os.path.abspath(path)
+    for base in {os.path.abspath(root), os.path.realpath(root)}:
+        if os.path.commonpath([absolute, base]) == base and absolute != base:
+            return Path(os.path.relpath(absolute, base)).as_posix()
+    return path
+
+
+def finalise_manifest(
+    usable: pd.DataFrame, seed: int, split: dict, root: str | Path | None = None
+) -> pd.DataFrame:
+    """Add split, n_versions and trainable to validated rows and order the columns.
+
+    With `root` (the project root), paths inside it are written relative to it.
+    """
     manifest = usable.copy()
+    if root is not None:
+        manifest["path"] = [portable_path(str(p), root) for p in manifest.path]
     manifest["split"] = assign_splits(
         manifest, seed, float(split["val_fraction"]), float(split["test_fraction"])
     )

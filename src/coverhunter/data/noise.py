@@ -80,27 +80,36 @@ def load_noise_bank(
     """Noise log-CQTs `[(T_i, F)]`: from the audio files under `noise_dir`, else generated.
 
     `extract` maps audio `(S,)` float32 at `sample_rate` to a log-CQT `(T, F)`. Generated noise
-    is `n_generated` clips of `duration_s` seconds drawn from `rng`.
+    is `n_generated` clips of `duration_s` seconds drawn from `rng`, used only when `noise_dir`
+    is None: a folder that was named but holds no usable audio is a ValueError naming it (the
+    run would otherwise train on other noise than the one asked for).
     """
     bank: list[np.ndarray] = []
     if noise_dir is not None:
         noise_dir = Path(noise_dir)
         if not noise_dir.is_dir():
             raise ValueError(f"noise_dir {noise_dir} is not a folder")
+        skipped: list[str] = []
         for path in find_audio_files(noise_dir):
             try:
                 audio = load_audio(path, sample_rate)
             except AudioDecodeError as error:
                 logger.warning("Skipping noise file %s: %s", path, error.reason)
+                skipped.append(f"{path.name}: {error.reason}")
                 continue
             if audio.size == 0:
                 logger.warning("Skipping noise file %s: no samples", path)
+                skipped.append(f"{path.name}: no samples")
                 continue
             bank.append(_checked(extract(audio), path))
         if bank:
             logger.info("Noise bank: %d files from %s", len(bank), noise_dir)
             return bank
-        logger.warning("No usable audio under %s; generating coloured noise instead", noise_dir)
+        found = f"{len(skipped)} unusable, e.g. {skipped[0]}" if skipped else "no audio files"
+        raise ValueError(
+            f"noise_dir {noise_dir} holds no usable audio ({found}); add noise recordings "
+            "there, or set noise_dir: null to train with generated noise"
+        )
     if n_generated < 1:
         raise ValueError(
             f"n_generated must be at least 1 when no noise file is usable, got {n_generated}"

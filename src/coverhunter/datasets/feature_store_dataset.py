@@ -2,7 +2,9 @@
 
 A node cannot read and write the same dataset, so one folder has two entries:
 - `FeatureStoreWriterDataset` (read-only): loads a writer opened on the folder, holding the index
-  the last run committed, for the features node to append to;
+  the last run committed, for the features node to append to; an index that cannot be read (a
+  truncated or foreign file) is set aside as `index.parquet.corrupt-<time>`, with a warning
+  saying so, and every recording's features are computed again;
 - `FeatureStoreDataset`: saving a writer commits it (or a `FeatureStore`, already committed, is
   taken as it is); loading gives the read-only, memory-mapped `FeatureStore` every later stage
   reads (training, alignment, indexing, evaluation) without loading the collection.
@@ -10,12 +12,21 @@ A node cannot read and write the same dataset, so one folder has two entries:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
+from coverhunter.data.feature_store import (
+    FeatureStore,
+    FeatureStoreError,
+    FeatureStoreWriter,
+    read_index,
+    set_index_aside,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class FeatureStoreDataset(AbstractDataset[FeatureStoreWriter | FeatureStore, FeatureStore]):
@@ -48,6 +59,15 @@ class FeatureStoreWriterDataset(AbstractDataset[None, FeatureStoreWriter]):
         self.metadata = metadata
 
     def _load(self) -> FeatureStoreWriter:
+        try:
+            read_index(self._path)
+        except FeatureStoreError as error:
+            aside = set_index_aside(self._path)
+            logger.warning(
+                "%s; set aside as %s: the features of every recording are computed again",
+                error,
+                aside.name,
+            )
         return FeatureStoreWriter(self._path)
 
     def _save(self, data: None) -> None:

@@ -20,14 +20,13 @@ Example catalog entry:
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 from safetensors.torch import load_file, save_file
 
+from coverhunter.data.atomic import replaced_atomically
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "CoverHunterModelDataset"]
@@ -94,14 +93,9 @@ class CoverHunterModelDataset(AbstractVersionedDataset[dict[str, Any], dict[str,
             json.dumps(metadata)
         except TypeError as error:
             raise DatasetError(f"model metadata is not JSON serialisable: {error}") from error
-        target = Path(self._get_save_path())
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        if partial.exists():
-            shutil.rmtree(partial)
-        _write_directory(partial, model, metadata)
-        if target.exists():  # unversioned: replace the previous model
-            shutil.rmtree(target)
-        os.replace(partial, target)
+        # unversioned, the previous model's folder is replaced
+        with replaced_atomically(self._get_save_path()) as partial:
+            _write_directory(partial, model, metadata)
 
     def _exists(self) -> bool:
         directory = Path(self._get_load_path())

@@ -85,6 +85,9 @@ def embedding_map(
     ax.set_title(
         f"{used} of {x.shape[0]} embeddings, {len(works)} works\n(one colour and marker per work)"
     )
+    # The projection's axes have no unit, so no ticks; the labels say which projection it is.
+    ax.set_xlabel(f"{used} 1")
+    ax.set_ylabel(f"{used} 2")
     ax.set_xticks([])
     ax.set_yticks([])
     return fig

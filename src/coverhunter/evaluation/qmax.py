@@ -21,19 +21,42 @@ learned models are scored on the same queries by `metrics_on_queries`, so the ro
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
-import essentia
 import numpy as np
 import torch
 
 from coverhunter.evaluation.metrics import mirex_metrics
 
-essentia.log.infoActive = False  # essentia.standard announces its classifier models on import
-import essentia.standard as es  # noqa: E402
+# Essentia is imported by the functions that use it, never at module load: it is slow to import,
+# and it has no wheel for every platform (macOS on Apple silicon lacks the pinned one), where
+# the rest of the evaluation must still import and run (pyproject.toml: the `qmax` extra).
+INSTALL_HINT = (
+    "the Qmax baseline needs Essentia: pip install -e '.[qmax]' (a wheel exists for Linux "
+    "x86_64 and macOS), or set evaluation.qmax.max_queries: 0"
+)
+
+
+def essentia_available() -> bool:
+    """Whether Essentia can be imported here (without importing it)."""
+    return importlib.util.find_spec("essentia") is not None
+
+
+def _essentia_standard() -> ModuleType:
+    """`essentia.standard`, imported on first use, with its start-up announcements silenced."""
+    try:
+        import essentia
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    essentia.log.infoActive = False  # essentia.standard announces its classifier models on import
+    import essentia.standard
+
+    return essentia.standard
 
 
 def hpcp_features(
@@ -55,6 +78,7 @@ def hpcp_features(
     assert audio.ndim == 1, f"audio must be (S,), got {audio.shape}"
     if len(audio) < frame_size:
         raise ValueError(f"audio of {len(audio)} samples is shorter than frame_size={frame_size}")
+    es = _essentia_standard()
     windowing = es.Windowing(type=window)
     spectrum = es.Spectrum()
     peaks = es.SpectralPeaks(
@@ -107,6 +131,7 @@ class _Qmax:
     """Essentia's two algorithms, configured once and reused for every pair."""
 
     def __init__(self, settings: QmaxSettings):
+        es = _essentia_standard()
         self.settings = settings
         self.cross_similarity = es.ChromaCrossSimilarity(
             frameStackSize=settings.frame_stack_size,

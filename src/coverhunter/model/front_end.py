@@ -67,9 +67,11 @@ class ChromaLags(nn.Module):
         if not lags or min(lags) < 0:
             raise ValueError(f"chroma_lags must be non-negative frame lags, got {list(lags)}")
         self.lags = tuple(int(lag) for lag in lags)
-        # intervals[i, k] = (i + k) mod 12: gathers c_{t+d}[(i + k) mod 12] for every i, k at once
+        # intervals[i, k] = (i + k) mod 12 (kept in the state dict of saved models); its columns
+        # read backwards give (j - k) mod 12, which rolls c_t by every interval k at once
         steps = torch.arange(PITCH_CLASSES)
         self.register_buffer("intervals", (steps[:, None] + steps[None, :]) % PITCH_CLASSES)
+        self.register_buffer("lag_frames", torch.tensor(self.lags), persistent=False)
 
     def forward(self, cqt: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         frames, n_bins = cqt.shape[1:]
@@ -80,11 +82,14 @@ class ChromaLags(nn.Module):
             real = (torch.arange(frames, device=cqt.device)[None, :] < lengths[:, None])[..., None]
             chroma = frame_chroma(cqt.float().masked_fill(~real, FLOOR_DB))
             chroma = chroma * real  # padding is silence, for the lags that reach it
-            parts = []
-            for lag in self.lags:
-                later = F.pad(chroma[:, lag:], (0, 0, 0, min(lag, frames)))  # c_{t+d}
-                parts.append(torch.einsum("bti,btik->btk", chroma, later[..., self.intervals]))
-            lagged = torch.cat(parts, dim=-1)
+            # r_t^d[k] = sum_j c_{t+d}[j] c_t[(j - k) mod 12]: every lag and interval in one
+            # batched product of (lags, 12) by (12, 12) per frame
+            past_end = F.pad(chroma, (0, 0, 0, max(self.lags)))  # frames past the end: silence
+            at = torch.arange(frames, device=cqt.device)[:, None] + self.lag_frames[None, :]
+            later = past_end[:, at]  # (B, T, lags, 12): c_{t+d}
+            backwards = (-torch.arange(PITCH_CLASSES, device=cqt.device)) % PITCH_CLASSES
+            rolled = chroma[..., self.intervals[:, backwards]]  # (B, T, 12 j, 12 k)
+            lagged = (later @ rolled).flatten(2)  # (B, T, lags * 12), lag-major
             return (20.0 * torch.log10(lagged.clamp(min=1e-4))).clamp(min=FLOOR_DB)
 
 

@@ -23,24 +23,21 @@ import faiss
 import numpy as np
 import torch
 
+from coverhunter.retrieval.distances import check_unit_norm
+
 logger = logging.getLogger(__name__)
 
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
-DEFAULT_NORM_ATOL = 1e-3
 
 
 def _as_float32_matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    """`(N, D)` float32 C-contiguous numpy copy of a tensor or array (what faiss accepts)."""
+    """`(N, D)` float32 C-contiguous numpy copy of a tensor or array (what faiss accepts), its
+    rows checked for unit norm as every cosine path checks them (`check_unit_norm`)."""
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().float().numpy()
     x = np.ascontiguousarray(x, dtype=np.float32)
     assert x.ndim == 2, f"{name} must be (N, D), got shape {x.shape}"
-    norms = np.linalg.norm(x, axis=1)
-    if norms.size and not np.abs(norms - 1.0).max() <= DEFAULT_NORM_ATOL:
-        raise ValueError(
-            f"{name} must be L2-normalised rows; norms range over "
-            f"[{norms.min():.4g}, {norms.max():.4g}]"
-        )
+    check_unit_norm(torch.from_numpy(x), name)
     return x
 
 

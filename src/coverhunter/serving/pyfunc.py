@@ -40,8 +40,20 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 SERVING_FILE = "serving.json"
 ARTIFACT_KEY = "coverhunter_model"
-# What the pyfunc needs at load time; `coverhunter` itself must be installed beside them.
-REQUIREMENTS = ("torch", "torchaudio", "nnAudio", "numpy", "pandas", "soundfile", "safetensors")
+# The distributions the pyfunc imports at load time (pinned to the versions installed here):
+# the package itself, and what its serving path imports (tests/test_registry_model.py checks
+# this list against the imports). mlflow adds itself.
+REQUIREMENTS = (
+    "coverhunter",
+    "torch",
+    "nnAudio",
+    "numpy",
+    "pandas",
+    "scipy",
+    "soundfile",
+    "safetensors",
+    "faiss-cpu",
+)
 
 
 def write_model_folder(
@@ -131,6 +143,18 @@ def _requirements() -> list[str]:
     return pinned
 
 
+def alias_version(name: str, alias: str) -> tuple[str, dict[str, str]] | None:
+    """`(version, tags)` of the version of registered model `name` that `alias` points at; None
+    when the model or the alias does not exist yet."""
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except mlflow.exceptions.MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+    return str(version.version), dict(version.tags)
+
+
 def log_and_register(
     model: CoverHunter,
     metadata: Mapping[str, Any],
@@ -140,11 +164,16 @@ def log_and_register(
     name: str,
     alias: str | None,
     tags: Mapping[str, str] | None = None,
+    promote: bool = True,
+    reason: str = "",
 ) -> dict[str, Any]:
-    """Log `model` as a pyfunc into the active MLflow run and register it as `name` (+ `alias`).
+    """Log `model` as a pyfunc into the active MLflow run and register it as `name`; point
+    `alias` at the new version when `promote`.
 
-    Returns name, version, alias, model_uri and run_id of the new version. Needs an active run
-    (kedro-mlflow opens one per `kedro run`).
+    `tags` go on the new version; `reason` (why it was or was not promoted) and the decision go
+    on the run as tags `champion.promoted` and `champion.reason`. Returns name, version, alias
+    (None when not moved), promoted, reason, champion_version (where the alias points now),
+    model_uri and run_id. Needs an active run (kedro-mlflow opens one per `kedro run`).
     """
     run = mlflow.active_run()
     if run is None:
@@ -162,15 +191,28 @@ def log_and_register(
         )
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
-    if alias:
-        client.set_registered_model_alias(name, alias, version)
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
-    logger.info("registered model %s version %s (alias %s)", name, version, alias)
+    promoted = bool(alias) and promote
+    if promoted:
+        client.set_registered_model_alias(name, alias, version)
+    current = alias_version(name, alias) if alias else None
+    mlflow.set_tags({"champion.promoted": str(promoted).lower(), "champion.reason": reason})
+    logger.info(
+        "registered model %s version %s; alias %s %s: %s",
+        name,
+        version,
+        alias,
+        "moved to it" if promoted else "left where it was",
+        reason,
+    )
     return {
         "name": name,
         "version": version,
-        "alias": alias,
+        "alias": alias if promoted else None,
+        "promoted": promoted,
+        "reason": reason,
+        "champion_version": current[0] if current else None,
         "model_uri": f"models:/{name}/{version}",
         "run_id": run.info.run_id,
     }

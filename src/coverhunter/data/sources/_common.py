@@ -1,7 +1,9 @@
-"""Helpers the collection readers share: option look-up, listing checks, finding audio files."""
+"""Helpers the collection readers share: option look-up, listing checks, finding audio files,
+reading a generator's record of what it rendered."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -11,6 +13,13 @@ from typing import Any
 import pandas as pd
 
 logger = logging.getLogger(__name__)
+
+
+class SourceError(ValueError):
+    """A collection that cannot be listed as asked: a listing file, a folder, an option or a
+    generator setting (the message names which, and why). `kedro run` ends with this message
+    alone, no traceback (`coverhunter.cli`)."""
+
 
 AUDIO_EXTENSIONS: tuple[str, ...] = ("wav", "flac", "mp3", "ogg", "m4a", "opus", "webm")
 SPLITS = frozenset({"train", "val", "test"})
@@ -26,7 +35,7 @@ def path_option(
     value = options.get(key)
     if value is None or str(value) == "":
         if default is None:
-            raise ValueError(f"{source}: missing option '{key}'")
+            raise SourceError(f"{source}: missing option '{key}'")
         return default
     # abspath, not resolve(): keep the user's symlinked folders as they named them.
     return Path(os.path.abspath(os.path.expanduser(str(value))))
@@ -35,7 +44,7 @@ def path_option(
 def require_file(path: Path, source: str, what: str) -> Path:
     """``path`` itself, or ValueError "<source>: <what> <path> not found"."""
     if not path.is_file():
-        raise ValueError(f"{source}: {what} {path} not found")
+        raise SourceError(f"{source}: {what} {path} not found")
     return path
 
 
@@ -43,7 +52,7 @@ def require_dir(path: Path, source: str, what: str) -> Path:
     """``path`` itself, or ValueError "<source>: <what> <path> not found" (or not a folder)."""
     if not path.is_dir():
         reason = "is not a folder" if path.exists() else "not found"
-        raise ValueError(f"{source}: {what} {path} {reason}")
+        raise SourceError(f"{source}: {what} {path} {reason}")
     return path
 
 
@@ -53,7 +62,7 @@ def choice_option(
     """Option ``key`` (default ``default``), or ValueError when it is not one of ``choices``."""
     value = str(options.get(key) or default)
     if value not in choices:
-        raise ValueError(f"{source}: option {key}={value!r} is not one of {list(choices)}")
+        raise SourceError(f"{source}: option {key}={value!r} is not one of {list(choices)}")
     return value
 
 
@@ -65,7 +74,7 @@ def extensions_option(
     names = [value] if isinstance(value, str) else list(value)
     extensions = tuple(str(name).strip().lstrip(".").lower() for name in names)
     if not extensions or not all(extensions):
-        raise ValueError(f"{source}: option extensions={value!r} must name at least one extension")
+        raise SourceError(f"{source}: option extensions={value!r} must name at least one extension")
     return extensions
 
 
@@ -101,7 +110,7 @@ def config_check(config: Any) -> Callable[[bool, str, str], None]:
 
     def check(ok: bool, name: str, rule: str) -> None:
         if not ok:
-            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r}: {rule}")
+            raise SourceError(f"{type(config).__name__}.{name}={getattr(config, name)!r}: {rule}")
 
     return check
 
@@ -115,3 +124,29 @@ def check_collection_size(config: Any) -> None:
     check(config.min_duration_s > 0, "min_duration_s", "must be positive")
     check(config.max_duration_s >= config.min_duration_s, "max_duration_s", ">= min_duration_s")
     check(config.sample_rate >= 8000, "sample_rate", "must be at least 8000")
+
+
+def read_generator_record(path: Path, source: str) -> dict | None:
+    """The JSON record a generator keeps of what it rendered (`collection.json`), or None.
+
+    A missing record is a first run. One that cannot be read (truncated, edited, not JSON) is
+    logged as a warning naming the file and the reason, since every work it described is then
+    rendered again; the generator writes a new one (atomically) when it is done.
+    """
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        reason = str(error)
+    else:
+        if isinstance(record, dict):
+            return record
+        reason = f"holds a {type(record).__name__}, not an object"
+    logger.warning(
+        "%s: %s cannot be read (%s): every work is rendered again, and the record rewritten",
+        source,
+        path,
+        reason,
+    )
+    return None

@@ -30,6 +30,7 @@ import pandas as pd
 
 from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
+    SourceError,
     extensions_option,
     find_audio,
     path_option,
@@ -69,7 +70,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
                 }
             )
     if not rows:
-        raise ValueError(f"{SOURCE}: the list files {lists} in {folder} list no performances")
+        raise SourceError(f"{SOURCE}: the list files {lists} in {folder} list no performances")
     table = pd.DataFrame(rows)
     warn_repeated_ids(table, SOURCE, folder)
     return table
@@ -85,7 +86,7 @@ def _entries(list_path: Path) -> list[tuple[str, str]]:
                 continue
             parts = PurePosixPath(entry).parts
             if len(parts) != 2:
-                raise ValueError(
+                raise SourceError(
                     f"{SOURCE}: {list_path} line {number}: expected <song>/<file>, got {entry!r}"
                 )
             entries.append((parts[0], parts[1]))

@@ -23,6 +23,7 @@ import pandas as pd
 
 from coverhunter.data.sources._common import (
     SPLITS,
+    SourceError,
     path_option,
     require_dir,
     require_file,
@@ -45,7 +46,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     table = _read(csv_path)
     missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if missing:
-        raise ValueError(
+        raise SourceError(
             f"{SOURCE}: {csv_path} lacks column(s) {missing}; its header is {list(table.columns)}"
         )
     for column in REQUIRED_COLUMNS:
@@ -63,10 +64,17 @@ def _read(csv_path: Path) -> pd.DataFrame:
     try:
         # utf-8-sig: spreadsheet exports often start with a byte-order mark.
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"{SOURCE}: cannot parse {csv_path}: {err}") from err
+    except pd.errors.EmptyDataError as err:
+        raise SourceError(f"{SOURCE}: {csv_path} is empty (no header row)") from err
+    except UnicodeDecodeError as err:
+        raise SourceError(
+            f"{SOURCE}: {csv_path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+            f"offset {err.start}); save it as UTF-8"
+        ) from err
+    except pd.errors.ParserError as err:
+        raise SourceError(f"{SOURCE}: cannot parse {csv_path}: {err}") from err
     if table.empty:
-        raise ValueError(f"{SOURCE}: {csv_path} lists no performances")
+        raise SourceError(f"{SOURCE}: {csv_path} lists no performances")
     # Short rows leave NaN even with keep_default_na=False.
     return table.fillna("")
 
@@ -88,7 +96,7 @@ def _check_splits(table: pd.DataFrame, csv_path: Path) -> None:
     if bad.any():
         values = sorted(set(table.loc[bad, "split"]))
         lines = (table.index[bad] + _FIRST_DATA_LINE).tolist()
-        raise ValueError(
+        raise SourceError(
             f"{SOURCE}: {csv_path} has split value(s) {values} on line(s) {lines[:10]}; "
             f"expected one of {sorted(SPLITS)}"
         )

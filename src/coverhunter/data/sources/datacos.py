@@ -31,6 +31,7 @@ import pandas as pd
 
 from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
+    SourceError,
     choice_option,
     extensions_option,
     find_audio,
@@ -66,7 +67,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
             }
         )
     if not rows:
-        raise ValueError(f"{SOURCE}: {json_path} lists no performances")
+        raise SourceError(f"{SOURCE}: {json_path} lists no performances")
     table = pd.DataFrame(rows)
     warn_repeated_ids(table, SOURCE, json_path)
     # Columns some records lack: "" rather than NaN, so every metadata column stays text.
@@ -79,19 +80,21 @@ def _records(json_path: Path) -> list[tuple[str, str, Mapping[str, Any]]]:
         with json_path.open(encoding="utf-8") as handle:
             works = json.load(handle)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{SOURCE}: {json_path} is not valid JSON: {err}") from err
+        raise SourceError(f"{SOURCE}: {json_path} is not valid JSON: {err}") from err
     if not isinstance(works, dict):
-        raise ValueError(f"{SOURCE}: {json_path} must map work ids to performances")
+        raise SourceError(f"{SOURCE}: {json_path} must map work ids to performances")
     records = []
     for work_id, performances in works.items():
         if not isinstance(performances, dict):
-            raise ValueError(f"{SOURCE}: {json_path} work {work_id!r} must map perf ids to records")
+            raise SourceError(
+                f"{SOURCE}: {json_path} work {work_id!r} must map perf ids to records"
+            )
         for perf_id, record in performances.items():
             if not isinstance(record, dict):
-                raise ValueError(f"{SOURCE}: {json_path} performance {perf_id!r} is not a record")
+                raise SourceError(f"{SOURCE}: {json_path} performance {perf_id!r} is not a record")
             for key, expected in (("work_id", work_id), ("perf_id", perf_id)):
                 if str(record.get(key, expected)) != expected:
-                    raise ValueError(
+                    raise SourceError(
                         f"{SOURCE}: {json_path} performance {perf_id!r} under work {work_id!r} "
                         f"says {key}={record[key]!r}"
                     )

@@ -45,6 +45,7 @@ import pandas as pd
 from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
     SPLITS,
+    SourceError,
     choice_option,
     extensions_option,
     find_audio,
@@ -111,7 +112,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
             "%s: %d video(s) listed again were kept once, at first place", SOURCE, repeats
         )
     if not rows:
-        raise ValueError(f"{SOURCE}: {listing} lists no version with a YouTube video")
+        raise SourceError(f"{SOURCE}: {listing} lists no version with a YouTube video")
     return pd.DataFrame(rows)
 
 
@@ -120,7 +121,7 @@ def _split(options: Mapping[str, Any], listing: Path) -> str | None:
     if options.get("split"):
         split = str(options["split"])
         if split not in SPLITS:
-            raise ValueError(f"{SOURCE}: option split={split!r} is not one of {sorted(SPLITS)}")
+            raise SourceError(f"{SOURCE}: option split={split!r} is not one of {sorted(SPLITS)}")
         return split
     suffix = listing.suffix.lstrip(".")
     return suffix if suffix in SPLITS else None
@@ -154,12 +155,12 @@ def _jsonl_versions(lines: Iterator[str], listing: Path) -> Iterator[tuple[str, 
         try:
             clique = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{where}: not valid JSON ({err})") from err
+            raise SourceError(f"{where}: not valid JSON ({err})") from err
         if not isinstance(clique, dict) or not clique.get("clique_id"):
-            raise ValueError(f"{where}: a clique needs a clique_id and versions")
+            raise SourceError(f"{where}: a clique needs a clique_id and versions")
         for version in clique.get("versions") or []:
             if not isinstance(version, dict) or not version.get("version_id"):
-                raise ValueError(
+                raise SourceError(
                     f"{where}: a version of {clique['clique_id']} lacks its version_id"
                 )
             track = (version.get("tracks") or [{}])[0]
@@ -178,13 +179,13 @@ def _jsonl_versions(lines: Iterator[str], listing: Path) -> Iterator[tuple[str, 
 
 def _light_versions(cliques: Any, listing: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if not isinstance(cliques, dict):
-        raise ValueError(f"{SOURCE}: {listing} is neither clique JSONL nor a light JSON object")
+        raise SourceError(f"{SOURCE}: {listing} is neither clique JSONL nor a light JSON object")
     for clique_id, versions in cliques.items():
         if not isinstance(versions, list):
-            raise ValueError(f"{SOURCE}: {listing} clique {clique_id!r} must list its versions")
+            raise SourceError(f"{SOURCE}: {listing} clique {clique_id!r} must list its versions")
         for version in versions:
             if not isinstance(version, dict) or not version.get("youtube_id"):
-                raise ValueError(
+                raise SourceError(
                     f"{SOURCE}: {listing} clique {clique_id!r}: a version lacks youtube_id"
                 )
             yield (
@@ -202,7 +203,7 @@ def _load_json(handle: Any, listing: Path) -> Any:
     try:
         return json.load(handle)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{SOURCE}: {listing} is not valid JSON or JSONL: {err}") from err
+        raise SourceError(f"{SOURCE}: {listing} is not valid JSON or JSONL: {err}") from err
 
 
 def _video_id(video: Any, where: str) -> str:
@@ -214,5 +215,5 @@ def _video_id(video: Any, where: str) -> str:
     else:
         ids = parse_qs(parsed.query).get("v", [])
     if not ids or not ids[0]:
-        raise ValueError(f"{where}: cannot read a YouTube id from video {video!r}")
+        raise SourceError(f"{where}: cannot read a YouTube id from video {video!r}")
     return ids[0]

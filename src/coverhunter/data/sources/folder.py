@@ -21,6 +21,7 @@ import pandas as pd
 
 from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
+    SourceError,
     extensions_option,
     path_option,
     require_dir,
@@ -56,7 +57,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
             sorted(misplaced)[0],
         )
     if not rows:
-        raise ValueError(
+        raise SourceError(
             f"{SOURCE}: no audio files ({', '.join(sorted(extensions))}) found at "
             f"{root}/<work_id>/<perf_id>.<ext>"
         )

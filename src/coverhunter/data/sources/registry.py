@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from coverhunter.data.sources._common import SourceError
+
 # Each module has `list_performances(options) -> DataFrame(perf_id, work_id, path[, split], ...)`.
 SOURCE_MODULES = {
     "csv": "csv_source",
@@ -38,13 +40,15 @@ def list_source(ingest: Mapping[str, Any], seed: int) -> pd.DataFrame:
 
         return list_rendered_corpus(ingest["rendered_corpus"], seed)
     if source not in SOURCE_MODULES:
-        raise ValueError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
+        raise SourceError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
     options = {
         "path": ingest.get("path"),
         "audio_root": ingest.get("audio_root"),
         **dict(ingest.get("options") or {}),
     }
     if options["path"] is None:
-        raise ValueError(f"ingest.source {source!r} needs ingest.path (its listing file or folder)")
+        raise SourceError(
+            f"ingest.source {source!r} needs ingest.path (its listing file or folder)"
+        )
     module = importlib.import_module(f"coverhunter.data.sources.{SOURCE_MODULES[source]}")
     return module.list_performances(options)

@@ -68,7 +68,11 @@ import music21
 import numpy as np
 import pandas as pd
 
-from coverhunter.data.sources._common import check_collection_size, config_check
+from coverhunter.data.sources._common import (
+    check_collection_size,
+    config_check,
+    read_generator_record,
+)
 from coverhunter.data.sources.render.arrangement import (
     ENSEMBLES,
     Band,
@@ -612,10 +616,7 @@ def render_request(config: RenderedCorpusConfig, seed: int, soundfont: Path, pro
 
 
 def _read_manifest(root: Path) -> dict | None:
-    try:
-        return json.loads((root / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_generator_record(root / MANIFEST_NAME, "rendered corpus")
 
 
 def _intact(record: dict, root: Path) -> bool:

@@ -37,6 +37,7 @@ import pandas as pd
 
 from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
+    SourceError,
     extensions_option,
     find_audio,
     path_option,
@@ -91,7 +92,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
             }
         )
     if not rows:
-        raise ValueError(f"{SOURCE}: {list_path} and the split files list no performances")
+        raise SourceError(f"{SOURCE}: {list_path} and the split files list no performances")
     return pd.DataFrame(rows)
 
 
@@ -102,7 +103,7 @@ def read_list(list_path: Path) -> dict[Key, dict[str, str]]:
         if number == 1 and fields[0].lower() in _HEADER_NAMES:
             continue
         if not 2 <= len(fields) <= len(LIST_COLUMNS):
-            raise ValueError(
+            raise SourceError(
                 f"{SOURCE}: {list_path} line {number}: expected up to {len(LIST_COLUMNS)} "
                 f"tab-separated fields (set_id, ver_id, title, performer, url, status), "
                 f"found {len(fields)}"
@@ -126,13 +127,13 @@ def _split_of(splits: Mapping[str, Path]) -> dict[Key, str]:
     for split, path in splits.items():
         for number, fields in _lines(path):
             if len(fields) != 2:
-                raise ValueError(
+                raise SourceError(
                     f"{SOURCE}: {path} line {number}: expected 2 tab-separated fields "
                     f"(set_id, ver_id), found {len(fields)}"
                 )
             key = (fields[0], fields[1])
             if split_of.get(key, split) != split:
-                raise ValueError(
+                raise SourceError(
                     f"{SOURCE}: {path} line {number}: {key} is already in split {split_of[key]}"
                 )
             split_of[key] = split
@@ -167,7 +168,7 @@ def _format(pattern: str, fields: Mapping[str, str]) -> str:
     try:
         return pattern.format(**fields)
     except (KeyError, IndexError, ValueError) as err:
-        raise ValueError(
+        raise SourceError(
             f"{SOURCE}: option filename_pattern={pattern!r} is not valid ({err!r}); "
             f"it may use {{work_id}}, {{version_id}} and {{perf_id}}"
         ) from err

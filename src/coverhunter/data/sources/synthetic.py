@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import multiprocessing
-import os
 import re
 import shutil
 import time
@@ -37,7 +36,12 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from coverhunter.data.sources._common import check_collection_size, config_check
+from coverhunter.data.atomic import write_bytes_atomically
+from coverhunter.data.sources._common import (
+    check_collection_size,
+    config_check,
+    read_generator_record,
+)
 from coverhunter.data.sources.synth.arrangement import ARRANGEMENTS
 from coverhunter.data.sources.synth.composition import Work, compose_work
 from coverhunter.data.sources.synth.render import (
@@ -263,14 +267,6 @@ def encode_flac(audio: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file so an interrupted run never leaves a truncated file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def _render_work(
     plans: list[VersionPlan], config: SyntheticConfig, seed: int, root: Path
 ) -> dict[str, dict]:
@@ -278,7 +274,7 @@ def _render_work(
     records = {}
     for plan in plans:
         data = encode_flac(render_version(plan, config, seed), config.sample_rate)
-        _write_atomic(root / plan.work_id / f"{plan.perf_id}.flac", data)
+        write_bytes_atomically(root / plan.work_id / f"{plan.perf_id}.flac", data)
         records[plan.perf_id] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return records
 
@@ -317,10 +313,7 @@ def _request(config: SyntheticConfig, seed: int) -> dict:
 
 
 def _read_manifest(root: Path) -> dict | None:
-    try:
-        return json.loads((root / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_generator_record(root / MANIFEST_NAME, "synthetic collection")
 
 
 def _reusable(plans: list[VersionPlan], root: Path, files: dict[str, dict]) -> bool:
@@ -421,5 +414,7 @@ def generate_synthetic_collection(root: Path, config: SyntheticConfig, seed: int
             "fingerprint": fingerprint(files),
             "files": files,
         }
-        _write_atomic(root / MANIFEST_NAME, json.dumps(content, indent=1, sort_keys=True).encode())
+        write_bytes_atomically(
+            root / MANIFEST_NAME, json.dumps(content, indent=1, sort_keys=True).encode()
+        )
     return collection_table(plans, root, config.sample_rate)

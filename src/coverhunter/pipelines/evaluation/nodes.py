@@ -22,8 +22,13 @@ from coverhunter.audio.cqt import CQTConfig
 from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.data.feature_store import FeatureStore
 from coverhunter.device import resolve_device
-from coverhunter.evaluation.baselines import ChromaBaseline
 from coverhunter.evaluation.by_variation import map_by_variation
+from coverhunter.evaluation.champion import (
+    Promotion,
+    decide_promotion,
+    metric_tags,
+    queries_fingerprint,
+)
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, embedder_distances
 from coverhunter.evaluation.metrics import (
     MIREX_KEYS,
@@ -34,7 +39,9 @@ from coverhunter.evaluation.metrics import (
 )
 from coverhunter.evaluation.plots import distance_histograms, embedding_map
 from coverhunter.evaluation.qmax import (
+    INSTALL_HINT,
     QmaxSettings,
+    essentia_available,
     hpcp_features,
     metrics_on_queries,
     score_qmax,
@@ -42,12 +49,13 @@ from coverhunter.evaluation.qmax import (
 )
 from coverhunter.evaluation.rankings import ranking_table
 from coverhunter.evaluation.report import metric_items, mlflow_metric_name, results_table
+from coverhunter.model.baselines import ChromaBaseline
 from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.retrieval.chunk_table import embedding_matrix
 from coverhunter.retrieval.gallery import ChunkSettings
 from coverhunter.retrieval.index import ChunkIndex
 from coverhunter.retrieval.index_distances import index_track_distances
-from coverhunter.serving.pyfunc import log_and_register
+from coverhunter.serving.pyfunc import alias_version, log_and_register
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +68,11 @@ QMAX_TIMING = ("n_pairs", "seconds_per_pair", "seconds_pairs", "seconds_hpcp", "
 
 def choose_qmax_queries(gallery_embeddings: pd.DataFrame, evaluation: dict, seed: int) -> list:
     """The gallery performances Qmax scores as queries: `evaluation.qmax.max_queries` of them
-    (null: all; 0: none, no qmax row), seeded and stratified by work."""
+    (null: all; 0: none, no qmax row), seeded and stratified by work. None, with a warning,
+    where Essentia is not installed (the `qmax` extra): the run goes on without the qmax row."""
+    if evaluation["qmax"]["max_queries"] != 0 and not essentia_available():
+        logger.warning("qmax baseline skipped: %s", INSTALL_HINT)
+        return []
     return stratified_queries(
         list(gallery_embeddings.perf_id),
         list(gallery_embeddings.work_id),
@@ -283,15 +295,35 @@ def report_metrics(
 def register_fine_model(
     fine_model: dict,
     evaluation_metrics: dict,
+    gallery_embeddings: pd.DataFrame,
+    cqt_features: FeatureStore,
     registry: dict,
     indexing: dict,
     feature_cqt: dict,
+    collection: str,
 ) -> dict:
-    """Log the fine model as an MLflow pyfunc and register it (name and alias from parameters)."""
+    """Log the fine model as an MLflow pyfunc and register it (name from parameters); the alias
+    moves to it only when it beats the current holder on the same queries
+    (`evaluation.registry.promote`, see evaluation/champion.py). The run records why."""
     if not registry["enabled"]:
         logger.info("model registry disabled (evaluation.registry.enabled is false)")
         return {"registered": False}
-    fine = evaluation_metrics["fine"]
+    fingerprint_of = cqt_features.table.set_index("perf_id").fingerprint
+    perf_ids = list(gallery_embeddings.perf_id)
+    tags = metric_tags(
+        evaluation_metrics["fine"],
+        queries_fingerprint(
+            perf_ids, list(gallery_embeddings.work_id), fingerprint_of[perf_ids].tolist()
+        ),
+        collection,
+    )
+    alias = registry["alias"]
+    if alias:
+        holder = alias_version(registry["name"], alias)
+        holder_version, holder_tags = holder if holder else (None, None)
+        decision = decide_promotion(tags, holder_tags, holder_version, registry["promote"])
+    else:
+        decision = Promotion(False, "evaluation.registry.alias is null")
     info = log_and_register(
         fine_model["model"],
         fine_model.get("metadata", {}),
@@ -299,10 +331,9 @@ def register_fine_model(
         ChunkSettings(indexing["chunk_s"], indexing["min_tail_s"]),
         indexing["batch_size"],
         name=registry["name"],
-        alias=registry["alias"],
-        tags={
-            f"eval_{key}".replace("@", "_at_"): str(fine[key])
-            for key in ("mAP", "MR1", "hit_rate", "P@10")
-        },
+        alias=alias,
+        tags=tags,
+        promote=decision.promote,
+        reason=decision.reason,
     )
     return {"registered": True, **info}

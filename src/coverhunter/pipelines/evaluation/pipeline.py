@@ -92,9 +92,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "fine_model",
                     "evaluation_metrics",
+                    "gallery_embeddings",
+                    "cqt_features",
                     "params:evaluation.registry",
                     "params:indexing",
                     "params:feature_cqt",
+                    "params:collection",
                 ],
                 outputs="registered_model",
                 name="register_fine_model_node",

@@ -1,5 +1,6 @@
 """feature_cqt: every performance's log-CQT in the feature store, recomputed only when its audio
-or settings changed."""
+or settings changed (or its stored bytes fail their CRC); recordings that can no longer be read
+are set aside in `feature_rejects` with the reason."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
-from coverhunter.data.features import compute_cqt_features
+from coverhunter.data.features import write_cqt_features
 from coverhunter.device import resolve_device
 
 
@@ -17,7 +18,7 @@ def compute_cqt(
     feature_cqt: dict,
     ingest: dict,
     device: str,
-) -> FeatureStore:
+) -> tuple[FeatureStore, pd.DataFrame]:
     cqt = CQTConfig(**feature_cqt["cqt"])
     if cqt.sample_rate != int(ingest["sample_rate"]):
         raise ValueError(
@@ -25,7 +26,7 @@ def compute_cqt(
             f"{ingest['sample_rate']}"
         )
     try:
-        return compute_cqt_features(
+        return write_cqt_features(
             manifest,
             writer,
             cqt,

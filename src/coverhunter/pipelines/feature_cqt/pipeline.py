@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:ingest",
                     "params:device",
                 ],
-                outputs="cqt_features",
+                outputs=["cqt_features", "feature_rejects"],
                 name="compute_cqt_node",
             ),
         ]

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from coverhunter.audio.cqt import CQTConfig
+from coverhunter.data.validation import ValidationConfig
 from coverhunter.device import resolve_device
 from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.fingerprint import model_fingerprint
@@ -37,8 +38,13 @@ def identify_recording(
     gallery_index_info: dict,
     gallery_embeddings: pd.DataFrame,
     device: str,
+    ingest: dict,
 ) -> pd.DataFrame:
-    """The works the recording at `identify.path` is most likely a version of, nearest first."""
+    """The works the recording at `identify.path` is most likely a version of, nearest first.
+
+    A recording that ingest would set aside (`ingest`'s silence and length limits) or that holds
+    no music (`identify.min_tonality_db`) is refused with the reason (`QueryRejected`).
+    """
     if not identify.get("path"):
         raise ValueError("identify.path is not set: pass the audio file to identify")
     model = fine_model["model"]
@@ -55,6 +61,13 @@ def identify_recording(
             min_frames=model.min_frames,
             max_duration_s=identify["max_duration_s"],
             device=target,
+            validation=ValidationConfig(
+                sample_rate=int(ingest["sample_rate"]),
+                min_duration_s=float(ingest["min_duration_s"]),
+                max_duration_s=float(identify["max_duration_s"]),
+                silence_peak_db=float(ingest["silence_peak_db"]),
+            ),
+            min_tonality=identify.get("min_tonality_db"),
         )
     hits = search_tracks(
         gallery_index, query.chunks, k_tracks=len(gallery_embeddings), k_chunks=identify["k_chunks"]

@@ -82,6 +82,7 @@ def create_identify_pipeline(**kwargs) -> Pipeline:
                     "gallery_index_info",
                     "gallery_embeddings",
                     "params:device",
+                    "params:ingest",
                 ],
                 outputs="identify_results",
                 name="identify_recording_node",

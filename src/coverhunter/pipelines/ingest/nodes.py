@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from coverhunter.data.manifest import finalise_manifest
+from coverhunter.data.manifest import finalise_manifest, portable_path
 from coverhunter.data.sources.registry import list_source
 from coverhunter.data.validation import ValidationConfig, validate_recordings
 
@@ -17,7 +19,11 @@ def list_performances(ingest: dict, seed: int) -> pd.DataFrame:
 def build_manifest(
     listing: pd.DataFrame, ingest: dict, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Decode and check each recording; usable ones make the manifest, the rest the rejects."""
+    """Decode and check each recording; usable ones make the manifest, the rest the rejects.
+
+    Paths inside the project are written relative to it (Kedro runs in the project root, which
+    every relative path of the parameters is read from too), so the project can be moved.
+    """
     config = ValidationConfig(
         sample_rate=int(ingest["sample_rate"]),
         min_duration_s=float(ingest["min_duration_s"]),
@@ -26,4 +32,6 @@ def build_manifest(
         n_jobs=int(ingest["n_jobs"]),
     )
     usable, rejects = validate_recordings(listing, config)
-    return finalise_manifest(usable, seed, ingest["split"]), rejects
+    root = Path.cwd()
+    rejects["path"] = [portable_path(str(p), root) for p in rejects.path]
+    return finalise_manifest(usable, seed, ingest["split"], root=root), rejects

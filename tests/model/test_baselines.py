@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from coverhunter.evaluation.baselines import ChromaBaseline
+from coverhunter.model.baselines import ChromaBaseline
 
 
 def _cqt(batch: int, frames: int, seed: int) -> torch.Tensor:

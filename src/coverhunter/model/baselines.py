@@ -1,10 +1,11 @@
 """A non-learned baseline embedder: key-invariant chroma statistics of the log-CQT.
 
 It offers the same `embed(cqt (B, T, F), lengths (B,)) -> (B, D)` (unit rows) as every model, so
-the evaluation scores it beside CoverHunter and shows what the learning adds. Steps:
+the evaluation scores it beside CoverHunter and shows what the learning adds. It lives with the
+models (evaluation scores embedders, it holds none). Steps:
 
 1. dB back to amplitude, the `F` bins folded into 12 pitch classes (chroma), each frame scaled to
-   sum 1 so loudness drops out;
+   sum 1 so loudness drops out (`front_end.frame_chroma`, the fold the chroma-lag front end uses);
 2. mean and standard deviation of the chroma over the real frames, each made key-invariant by the
    magnitude of its DFT over the 12 pitch classes (a transposition is a circular shift of the
    chroma, which only changes the DFT's phase);
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from coverhunter.model.front_end import frame_chroma
 
 
 def _unit(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -70,13 +73,6 @@ class ChromaBaseline(nn.Module):
         n_dft = self.bins_per_octave // 2 + 1
         return 2 * n_dft + self.patch_steps * n_dft
 
-    def _chroma(self, cqt: torch.Tensor) -> torch.Tensor:
-        """`(B, T, F)` log-CQT in dB -> `(B, T, 12)` chroma, each frame summing to 1."""
-        amplitude = torch.pow(10.0, cqt / 20.0)
-        b, t, _ = cqt.shape
-        chroma = amplitude.reshape(b, t, -1, self.bins_per_octave).sum(2)
-        return chroma / chroma.sum(-1, keepdim=True).clamp(min=self.eps)
-
     def _patch_part(self, chroma: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Mean `|FFT2|` of chroma patches `(B, patch_steps * 7)`; zeros for too-short tracks."""
         b, t, c = chroma.shape
@@ -99,7 +95,7 @@ class ChromaBaseline(nn.Module):
         assert lengths.ndim == 1 and lengths.shape[0] == cqt.shape[0]
         if cqt.shape[2] != self.n_bins:
             raise ValueError(f"cqt has {cqt.shape[2]} bins, the baseline expects {self.n_bins}")
-        chroma = self._chroma(cqt.float())  # (B, T, 12)
+        chroma = frame_chroma(cqt.float(), self.eps)  # (B, T, 12), each frame summing to 1
         frame = torch.arange(cqt.shape[1], device=cqt.device)
         mask = (frame[None, :] < lengths[:, None].to(cqt.device)).float()[..., None]  # (B, T, 1)
         count = mask.sum(1).clamp(min=1)
