@@ -28,10 +28,13 @@ def embed_coarse_chunks(
     alignment: dict,
     feature_cqt: dict,
     device: str,
+    training_works: int | str | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """15 s chunks on the 7.5 s grid of every training performance, embedded by the coarse model."""
+    """15 s chunks on the 7.5 s grid of every training performance (of the `training_works` the
+    coarse stage trained on), embedded by the coarse model."""
     frame_rate = CQTConfig(**feature_cqt["cqt"]).frame_rate
-    items = with_features(training_items(manifest), cqt_features)
+    items = with_features(training_items(manifest, training_works, seed), cqt_features)
     target = resolve_device(device)
     model = coarse_model["model"].to(target).eval()
     return embed_chunk_table(

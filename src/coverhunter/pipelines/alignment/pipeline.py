@@ -15,6 +15,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:alignment",
                     "params:feature_cqt",
                     "params:device",
+                    "params:training_works",
+                    "params:seed",
                 ],
                 outputs="chunk_embeddings_coarse",
                 name="embed_coarse_chunks_node",

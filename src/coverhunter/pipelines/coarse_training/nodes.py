@@ -26,10 +26,11 @@ def train_coarse_model(
     feature_cqt: dict,
     seed: int,
     device: str,
+    training_works: int | str | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     cqt = CQTConfig(**feature_cqt["cqt"])
     target = resolve_device(device)  # training and validation on the same device
-    items = with_features(training_items(manifest), cqt_features)
+    items = with_features(training_items(manifest, training_works, seed), cqt_features)
     val = with_features(split_rows(manifest, "val"), cqt_features)
     batches = CoarseBatchSource(
         cqt_features,

@@ -15,6 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:feature_cqt",
                     "params:seed",
                     "params:device",
+                    "params:training_works",
                 ],
                 outputs=["coarse_model", "coarse_training_history"],
                 name="train_coarse_model_node",

@@ -30,12 +30,13 @@ def train_fine_model(
     feature_cqt: dict,
     seed: int,
     device: str,
+    training_works: int | str | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     if fine_training["init"] not in INITS:
         raise ValueError(f"fine_training.init={fine_training['init']!r} is not one of {INITS}")
     cqt = CQTConfig(**feature_cqt["cqt"])
     target = resolve_device(device)  # training and validation on the same device
-    items = with_features(training_items(manifest), cqt_features)
+    items = with_features(training_items(manifest, training_works, seed), cqt_features)
     batches = FineBatchSource(
         cqt_features,
         aligned_pairs,

@@ -17,6 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:feature_cqt",
                     "params:seed",
                     "params:device",
+                    "params:training_works",
                 ],
                 outputs=["fine_model", "fine_training_history"],
                 name="train_fine_model_node",

@@ -1,0 +1,148 @@
+"""Validation mAP against the number of training works, at one step budget (issue 16's table).
+
+Each row is a real `coarse_training` run of the pretraining collection (`--env pretrain`) in a
+Kedro session, on the first N works of the seeded shuffle (`training_works`, nested: the 100 are
+among the 1,000), with its own checkpoint folder so no run resumes another. Every run validates
+on the same works (the manifest's `val` split, never trained on) and is tracked in MLflow.
+The curves (val mAP at each validation) and the table go to `data/08_reporting/pretrain/`.
+
+    .venv/bin/python benchmarks/scaling.py --works 100 300 1000 all --steps 1200
+    .venv/bin/python benchmarks/scaling.py --works all --steps 1200 \
+        --set coarse_training.model.front_end=cqt --label cqt   # a recipe variant, same table
+
+Runs already in the table (same label, works and steps) are skipped, so a stopped sweep resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from query_latency import print_table
+
+PROJECT = Path(__file__).resolve().parents[1]
+REPORT = PROJECT / "data/08_reporting/pretrain"
+TABLE = REPORT / "scaling.parquet"
+CURVES = REPORT / "scaling_curves.parquet"
+
+
+def _value(text: str):
+    """`--set` values as kedro's --params reads them: numbers become numbers."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _nested(dotted: dict[str, object]) -> dict:
+    params: dict = {}
+    for key, value in dotted.items():
+        level = params
+        *parents, leaf = key.split(".")
+        for part in parents:
+            level = level.setdefault(part, {})
+        level[leaf] = value
+    return params
+
+
+def run_one(works: str, steps: int, validate_every: int, label: str, extra: dict) -> pd.DataFrame:
+    """One coarse run on `works` training works: its history (one row per logged step)."""
+    folder = f"data/06_models/pretrain/scaling/{label}-{works}-{steps}"
+    dotted = {
+        "training_works": _value(works),
+        "coarse_training.training.max_steps": steps,
+        "coarse_training.training.validate_every": validate_every,
+        "coarse_training.training.checkpoint_every": validate_every,
+        "coarse_training.training.early_stopping_patience": 0,
+        "coarse_training.checkpoint_dir": f"{folder}/checkpoints",
+        **extra,
+    }
+    bootstrap_project(PROJECT)
+    started = time.perf_counter()
+    with KedroSession.create(
+        project_path=PROJECT, env="pretrain", runtime_params=_nested(dotted)
+    ) as session:
+        session.run(pipeline_names=["coarse_training"])
+        catalog = session.load_context().catalog
+        history = catalog.load("coarse_training_history")
+        manifest = catalog.load("manifest")
+    history = history.assign(
+        label=label,
+        works=works,
+        n_works=int(manifest.loc[manifest.trainable.astype(bool)].work_id.nunique())
+        if works == "all"
+        else int(works),
+        steps=steps,
+        wall_s=time.perf_counter() - started,
+    )
+    return history
+
+
+def summary(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the best and the last validation mAP, and its wall time."""
+    val = curves.dropna(subset=["val/mAP"])
+    rows = []
+    for (label, n_works, steps), run in val.groupby(["label", "n_works", "steps"], sort=True):
+        best = run.loc[run["val/mAP"].idxmax()]
+        rows.append(
+            {
+                "label": label,
+                "training works": n_works,
+                "steps": steps,
+                "val mAP (best)": round(float(best["val/mAP"]), 3),
+                "at step": int(best["step"]),
+                "val mAP (last)": round(float(run.sort_values("step")["val/mAP"].iloc[-1]), 3),
+                "final loss": round(float(run.sort_values("step")["loss/total"].iloc[-1]), 3)
+                if "loss/total" in run
+                else float("nan"),
+                "wall (min)": round(float(run["wall_s"].iloc[0]) / 60, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--works", nargs="+", default=["100", "300", "1000", "all"])
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--validate-every", type=int, default=300)
+    parser.add_argument("--label", default="base")
+    parser.add_argument("--set", nargs="*", default=[], help="dotted.param=value, as --params")
+    args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
+    extra = {key: _value(value) for key, value in extra.items()}
+
+    REPORT.mkdir(parents=True, exist_ok=True)
+    curves = pd.read_parquet(CURVES) if CURVES.exists() else pd.DataFrame()
+    for works in args.works:
+        done = (
+            not curves.empty
+            and (
+                (curves.label == args.label)
+                & (curves.works == works)
+                & (curves.steps == args.steps)
+            ).any()
+        )
+        if done:
+            print(f"{args.label} {works} works x {args.steps} steps: already measured")
+            continue
+        history = run_one(works, args.steps, args.validate_every, args.label, extra)
+        curves = pd.concat([curves, history], ignore_index=True)
+        curves.to_parquet(CURVES)
+        table = summary(curves)
+        table.to_parquet(TABLE)
+        print_table(
+            "val mAP against training works",
+            list(table.columns),
+            [[str(v) for v in row] for row in table.itertuples(index=False)],
+        )
+
+
+if __name__ == "__main__":
+    main()
