@@ -16,6 +16,7 @@ Runs already in the table (same label, works and steps) are skipped, so a stoppe
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -24,10 +25,20 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from query_latency import print_table
 
+from coverhunter.audio.cqt import CQTConfig
+from coverhunter.data.features import with_features
+from coverhunter.data.splits import split_rows
+from coverhunter.evaluation.collection import EmbedSettings, TrackSet, score_embedder
+from coverhunter.model.baselines import ChromaBaseline
+from coverhunter.training.stage import build_model
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")  # nothing leaves the machine
+os.environ.setdefault("DO_NOT_TRACK", "1")
 PROJECT = Path(__file__).resolve().parents[1]
 REPORT = PROJECT / "data/08_reporting/pretrain"
 TABLE = REPORT / "scaling.parquet"
 CURVES = REPORT / "scaling_curves.parquet"
+REFERENCES = REPORT / "scaling_references.parquet"
 
 
 def _value(text: str):
@@ -84,6 +95,48 @@ def run_one(works: str, steps: int, validate_every: int, label: str, extra: dict
     return history
 
 
+def references(seed: int = 42) -> pd.DataFrame:
+    """The same validation works scored by the chroma baseline and by an untrained model of the
+    conf/pretrain architecture: the floor a trained row must clear."""
+    bootstrap_project(PROJECT)
+    with KedroSession.create(project_path=PROJECT, env="pretrain") as session:
+        context = session.load_context()
+        catalog, params = context.catalog, context.params
+        manifest, store = catalog.load("manifest"), catalog.load("cqt_features")
+    cqt = CQTConfig(**params["feature_cqt"]["cqt"])
+    coarse = params["coarse_training"]
+    val = with_features(split_rows(manifest, "val"), store)
+    tracks = TrackSet(list(val.perf_id), list(val.work_id), store.float32())
+    settings = EmbedSettings.from_seconds(coarse["validation"], cqt.frame_rate, "cpu")
+    chroma = params["evaluation"]["chroma_baseline"]
+    embedders = {
+        "chroma baseline": ChromaBaseline(
+            n_bins=cqt.n_bins,
+            bins_per_octave=cqt.bins_per_octave,
+            pool_frames=round(chroma["pool_s"] * cqt.frame_rate),
+            patch_steps=chroma["patch_steps"],
+        ),
+        "untrained": build_model(coarse["model"], 0, seed).eval(),
+    }
+    rows = []
+    for label, embedder in embedders.items():
+        started = time.perf_counter()
+        metrics = score_embedder(embedder.embed, tracks, settings)
+        rows.append(
+            {
+                "label": label,
+                "training works": 0,
+                "steps": 0,
+                "val mAP (best)": round(float(metrics["mAP"]), 3),
+                "at step": 0,
+                "val mAP (last)": round(float(metrics["mAP"]), 3),
+                "final loss": float("nan"),
+                "wall (min)": round((time.perf_counter() - started) / 60, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def summary(curves: pd.DataFrame) -> pd.DataFrame:
     """Per run: the best and the last validation mAP, and its wall time."""
     val = curves.dropna(subset=["val/mAP"])
@@ -114,6 +167,9 @@ def main() -> None:
     parser.add_argument("--validate-every", type=int, default=300)
     parser.add_argument("--label", default="base")
     parser.add_argument("--set", nargs="*", default=[], help="dotted.param=value, as --params")
+    parser.add_argument(
+        "--references", action="store_true", help="also score the chroma baseline and untrained"
+    )
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
     extra = {key: _value(value) for key, value in extra.items()}
@@ -135,13 +191,23 @@ def main() -> None:
         history = run_one(works, args.steps, args.validate_every, args.label, extra)
         curves = pd.concat([curves, history], ignore_index=True)
         curves.to_parquet(CURVES)
-        table = summary(curves)
-        table.to_parquet(TABLE)
-        print_table(
-            "val mAP against training works",
-            list(table.columns),
-            [[str(v) for v in row] for row in table.itertuples(index=False)],
-        )
+        _report(curves)
+    if args.references:
+        REFERENCES.parent.mkdir(parents=True, exist_ok=True)
+        references().to_parquet(REFERENCES)
+    _report(curves)
+
+
+def _report(curves: pd.DataFrame) -> None:
+    table = summary(curves) if not curves.empty else pd.DataFrame()
+    if REFERENCES.exists():
+        table = pd.concat([pd.read_parquet(REFERENCES), table], ignore_index=True)
+    table.to_parquet(TABLE)
+    print_table(
+        "val mAP against training works",
+        list(table.columns),
+        [[str(v) for v in row] for row in table.itertuples(index=False)],
+    )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,10 @@ def trained_params(**overrides) -> dict:
         "synthetic": {"root": "data/01_raw/synthetic", **TINY_SYNTHETIC, **_COLLECTION},
         "split": _SPLIT,
     }
+    # the tiny model is not the shipped model's architecture: the coarse stage starts from nothing
+    coarse = {**stage, "init": "scratch"}
     return tiny_params(
-        ingest=ingest, coarse_training=stage, fine_training=stage, device="cpu", **overrides
+        ingest=ingest, coarse_training=coarse, fine_training=stage, device="cpu", **overrides
     )
 
 

@@ -88,3 +88,16 @@ def test_bad_input_is_named(tmp_path):
     with pytest.raises(DatasetError, match="got model of type dict"):
         dataset.save({"model": {}, "metadata": {}})
     assert not dataset.exists()
+
+
+def test_a_model_a_run_may_start_from_loads_as_none_when_absent_but_not_when_broken(tmp_path):
+    absent = CoverHunterModelDataset(str(tmp_path / "pretrained"), missing_ok=True).load()
+    assert absent["model"] is None and absent["path"] == str(tmp_path / "pretrained")
+    with pytest.raises(DatasetError, match="lacks"):
+        CoverHunterModelDataset(str(tmp_path / "pretrained")).load()  # without missing_ok
+    (tmp_path / "pretrained").mkdir()  # there, but not a whole model: an error, never None
+    with pytest.raises(DatasetError, match="lacks"):
+        CoverHunterModelDataset(str(tmp_path / "pretrained"), missing_ok=True).load()
+    CoverHunterModelDataset(str(tmp_path / "whole")).save({"model": _model(1), "metadata": {}})
+    whole = CoverHunterModelDataset(str(tmp_path / "whole"), missing_ok=True).load()
+    assert torch.equal(_embed(whole["model"]), _embed(_model(1)))

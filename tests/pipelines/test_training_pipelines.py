@@ -9,7 +9,8 @@ import pytest
 import torch
 from kedro.io.core import Version
 from matplotlib.image import imread
-from trained_project import _TRAINING, TINY_MODEL, trained_project_copy
+from project_helpers import run_session
+from trained_project import _TRAINING, TINY_MODEL, inside, trained_params, trained_project_copy
 
 from coverhunter.data.feature_store import FeatureStore
 from coverhunter.datasets import CoverHunterModelDataset
@@ -139,3 +140,43 @@ def test_fine_model_trains_on_aligned_pairs_and_is_not_worse_than_coarse(project
     # "Not worse" up to one query: a single query's AP moves the mean by at most 1 / n_queries.
     one_query = 1.0 / metrics["fine"]["n_queries"]
     assert metrics["fine"]["mAP"] >= metrics["coarse"]["mAP"] - one_query, metrics
+
+
+def _coarse_from(project, start_folder, **model_overrides):
+    """The coarse stage once more, from the model in `start_folder` (init: pretrained), two steps
+    at a learning rate of 1e-12, so the weights it saves are (to 1e-9) the ones it started from."""
+    params = trained_params()
+    params["coarse_training"] = {
+        **params["coarse_training"],
+        "init": "pretrained",
+        "model": {**TINY_MODEL, **model_overrides},
+        "training": {**_TRAINING, "max_steps": 2, "lr": 1e-12, "validate_every": 0},
+        "checkpoint_dir": str(project / "data/06_models/default/checkpoints/from_pretrained"),
+    }
+    with inside(project):
+        run_session(project, ["coarse_training"], params)
+
+
+def test_the_coarse_stage_starts_from_the_shipped_model_but_its_classifier(project):
+    start = _model(project, "coarse")
+    shipped = project / "src/coverhunter/pretrained/base"  # the catalog's `pretrained_model`
+    CoverHunterModelDataset(filepath=str(shipped)).save(start)
+    _coarse_from(project, shipped)
+    folder = project / "data/06_models/default/coarse_model"
+    latest = sorted(folder.iterdir())[-1].name
+    started = CoverHunterModelDataset(str(folder), version=Version(latest, None)).load()
+    assert started["metadata"]["init"] == "pretrained"
+    expected = dict(start["model"].named_parameters())
+    for name, weight in started["model"].named_parameters():
+        if name.startswith("classifier"):  # the shipped model's classes are other works
+            assert not torch.allclose(weight, expected[name], atol=1e-3), "classifier copied"
+        else:
+            assert torch.allclose(weight, expected[name], atol=1e-9, rtol=0), name
+
+    with pytest.raises(ValueError, match=r"d_model 32 \(the start model's: 64\)"):
+        _coarse_from(project, shipped, d_model=32, n_heads=2)
+    for item in shipped.iterdir():
+        item.unlink()
+    shipped.rmdir()
+    with pytest.raises(ValueError, match="pretrained/base holds no model"):
+        _coarse_from(project, shipped)

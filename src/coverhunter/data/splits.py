@@ -28,7 +28,9 @@ def training_items(
     if limit is not None:
         works = np.random.default_rng(seed).permutation(np.sort(items.work_id.unique()))
         if limit > len(works):
-            raise ValueError(f"training_works={limit} but the manifest has {len(works)} trainable works")
+            raise ValueError(
+                f"training_works={limit} but the manifest has {len(works)} trainable works"
+            )
         items = items[items.work_id.isin(set(works[:limit]))]
     if items.work_id.nunique() < 2:
         raise ValueError(

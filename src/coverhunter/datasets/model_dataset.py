@@ -56,19 +56,26 @@ class CoverHunterModelDataset(AbstractVersionedDataset[dict[str, Any], dict[str,
         filepath: str,
         version: Version | None = None,
         metadata: dict[str, Any] | None = None,
+        missing_ok: bool = False,
     ) -> None:
         """
         Args:
             filepath: the model directory (with versioning, the parent of the versions).
             version: Kedro's load/save version; set by the catalog for ``versioned: true``.
             metadata: Kedro's free-form dataset metadata (not the model's).
+            missing_ok: an absent directory loads as ``{"model": None, "path": ...}`` (a
+                model a stage may start from, which a run that does not use it need not have);
+                a directory that exists must still hold a whole model.
         """
         super().__init__(filepath=PurePosixPath(filepath), version=version)
         self.metadata = metadata
+        self._missing_ok = missing_ok
 
     def load(self) -> dict[str, Any]:
         directory = Path(self._get_load_path())
         weights, config_file = directory / WEIGHTS_FILE, directory / CONFIG_FILE
+        if self._missing_ok and not directory.exists():
+            return {"model": None, "metadata": {}, "path": str(directory)}
         if not weights.is_file() or not config_file.is_file():
             raise DatasetError(f"{directory} lacks {WEIGHTS_FILE} or {CONFIG_FILE}")
         document = json.loads(config_file.read_text())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +35,37 @@ def build_model(model_params: Mapping[str, Any], n_classes: int, seed: int) -> C
     return CoverHunter(config, generator=torch.Generator().manual_seed(seed))
 
 
-def warm_start(model: CoverHunter, source: CoverHunter) -> list[str]:
-    """Copy every tensor of `source` whose name and shape match; returns the names left as they were.
+def warm_start(model: CoverHunter, source: CoverHunter, skip: Sequence[str] = ()) -> list[str]:
+    """Copy every tensor of `source` whose name and shape match, except those under a `skip`
+    prefix; returns the names left as they were.
 
-    The classifier is left out when the two stages see different work sets.
+    The classifier is left out when the two stages see different work sets: by its shape when
+    their numbers differ, by `skip` when only their identity does (a pretrained model's works).
     """
     own = model.state_dict()
     copied = {
         name: tensor
         for name, tensor in source.state_dict().items()
-        if name in own and own[name].shape == tensor.shape
+        if name in own
+        and own[name].shape == tensor.shape
+        and not any(name == p or name.startswith(f"{p}.") for p in skip)
     }
     model.load_state_dict(copied, strict=False)
     return sorted(set(own) - set(copied))
+
+
+def check_same_architecture(config: CoverHunterConfig, model_params: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the settings where `model_params` (a stage's `model`) differs from
+    the architecture of `config` (a model to start from): its weights would not fit."""
+    wanted = CoverHunterConfig(**dict(model_params), n_classes=config.n_classes).to_dict()
+    given = config.to_dict()
+    differ = {k: (wanted[k], given.get(k)) for k in wanted if wanted[k] != given.get(k)}
+    if differ:
+        listed = ", ".join(f"{k} {a!r} (the start model's: {b!r})" for k, (a, b) in differ.items())
+        raise ValueError(
+            f"the stage's model settings differ from the model it starts from: {listed}; "
+            "use the start model's settings, or init: scratch"
+        )
 
 
 def log_model_artifacts(
@@ -75,12 +93,13 @@ def train_stage(
     checkpoint_dir: Path,
     validate: Validate | None,
     init_from: CoverHunter | None = None,
+    init_skip: Sequence[str] = (),
     loader: LoaderConfig | None = None,
 ) -> TrainingResult:
     """Build the model and loss for `batches`, optionally warm-start it, and train it."""
     model = build_model(model_params, batches.n_classes, training.seed)
     if init_from is not None:
-        untouched = warm_start(model, init_from)
+        untouched = warm_start(model, init_from, init_skip)
         logger.info("%s stage starts from the given model; newly initialised: %s", stage, untouched)
     loss_fn = CoverHunterLoss(
         LossConfig(**dict(loss_params)),

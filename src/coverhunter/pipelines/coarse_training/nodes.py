@@ -16,18 +16,32 @@ from coverhunter.data.splits import sampler_config, split_rows, training_items
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, make_validator
 from coverhunter.training.config import TrainingConfig
-from coverhunter.training.stage import log_model_artifacts, train_stage
+from coverhunter.training.stage import check_same_architecture, log_model_artifacts, train_stage
+
+INITS = ("scratch", "pretrained")
 
 
 def train_coarse_model(
     manifest: pd.DataFrame,
     cqt_features: FeatureStore,
+    pretrained_model: dict,
     coarse_training: dict,
     feature_cqt: dict,
     seed: int,
     device: str,
     training_works: int | str | None = None,
 ) -> tuple[dict, pd.DataFrame]:
+    init = coarse_training.get("init", "scratch")
+    if init not in INITS:
+        raise ValueError(f"coarse_training.init={init!r} is not one of {INITS}")
+    start = pretrained_model["model"] if init == "pretrained" else None
+    if init == "pretrained" and start is None:
+        raise ValueError(
+            f"coarse_training.init is pretrained but {pretrained_model['path']} holds no model "
+            "(set coarse_training.init: scratch, or restore the shipped model)"
+        )
+    if start is not None:
+        check_same_architecture(start.config, coarse_training["model"])
     cqt = CQTConfig(**feature_cqt["cqt"])
     target = resolve_device(device)  # training and validation on the same device
     items = with_features(training_items(manifest, training_works, seed), cqt_features)
@@ -53,9 +67,12 @@ def train_coarse_model(
         checkpoint_dir=Path(coarse_training["checkpoint_dir"]),
         loader=LoaderConfig(**coarse_training["loader"]),
         validate=validate,
+        init_from=start,
+        init_skip=("classifier",),  # the pretrained model's classes are other works
     )
     metadata = {
         "stage": "coarse",
+        "init": init,
         "work_labels": sorted(batches.label_of, key=batches.label_of.get),
         "best_val_mAP": result.best_metric,
         "best_step": result.best_step,

@@ -11,6 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "manifest",
                     "cqt_features",
+                    "pretrained_model",
                     "params:coarse_training",
                     "params:feature_cqt",
                     "params:seed",

@@ -59,7 +59,7 @@ from coverhunter.serving.pyfunc import alias_version, log_and_register
 
 logger = logging.getLogger(__name__)
 
-MODEL_ORDER = ("untrained", "chroma_baseline", "coarse", "fine", "qmax")
+MODEL_ORDER = ("untrained", "chroma_baseline", "pretrained", "coarse", "fine", "qmax")
 # The block of `evaluation_metrics` with every model scored on Qmax's queries.
 SAME_QUERIES = "same_queries_as_qmax"
 # What the qmax row holds beside the MIREX metrics, logged as `eval/qmax/<key>`.
@@ -96,6 +96,7 @@ def score_reference_models(
     cqt_features: FeatureStore,
     coarse_model: dict,
     fine_model: dict,
+    pretrained_model: dict,
     qmax_queries: list,
     indexing: dict,
     evaluation: dict,
@@ -103,8 +104,9 @@ def score_reference_models(
     seed: int,
     device: str,
 ) -> tuple[dict, dict]:
-    """MIREX metrics of the untrained model, the chroma baseline and the coarse model, on every
-    query and on Qmax's queries (empty when there are none)."""
+    """MIREX metrics of the untrained model, the chroma baseline, the shipped pretrained model as
+    it is (zero-shot: it never saw these works; when the project has it) and the coarse model, on
+    every query and on Qmax's queries (empty when there are none)."""
     cqt = CQTConfig(**feature_cqt["cqt"])
     target = resolve_device(device)
     perf_ids = list(gallery_embeddings.perf_id)
@@ -123,7 +125,11 @@ def score_reference_models(
         ).to(target),
         "coarse": coarse_model["model"].to(target).eval(),
     }
-    min_frames = min(m.min_frames for m in (untrained, coarse_model["model"]))
+    if pretrained_model["model"] is not None:
+        embedders["pretrained"] = pretrained_model["model"].to(target).eval()
+    min_frames = min(
+        m.min_frames for name, m in embedders.items() if name != "chroma_baseline"
+    )
     chunk_frames, min_tail_frames = ChunkSettings(
         indexing["chunk_s"], indexing["min_tail_s"]
     ).frames(cqt.frame_rate, min_frames)

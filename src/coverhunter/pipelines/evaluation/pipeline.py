@@ -22,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "cqt_features",
                     "coarse_model",
                     "fine_model",
+                    "pretrained_model",
                     "qmax_queries",
                     "params:indexing",
                     "params:evaluation",

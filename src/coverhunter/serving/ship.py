@@ -1,0 +1,61 @@
+"""The shipped pretrained model: a trained model's folder copied into the package, with its hash.
+
+The folder is the model dataset's format (`model.safetensors` + `config.json`, see
+`datasets/model_dataset.py`), so the catalog's `pretrained_model` reads it as it reads any model.
+`config.json`'s metadata gains `weights_sha256` and where the weights came from; the model card
+(`MODEL_CARD.md` beside them) states the same hash, and a test checks the two agree with the
+weights, so card and weights cannot drift apart.
+
+    python -m coverhunter.serving.ship data/06_models/pretrain/coarse_model/<version>/coarse_model
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from coverhunter.data.atomic import write_bytes_atomically
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "MODEL_CARD.md"
+SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "base"
+
+
+def weights_sha256(folder: Path) -> str:
+    """Hex sha256 of a model folder's weights file."""
+    return hashlib.sha256((Path(folder) / WEIGHTS_FILE).read_bytes()).hexdigest()
+
+
+def ship(source: Path, target: Path = SHIPPED, note: str = "") -> str:
+    """Copy the model in `source` to `target` (its weights and config; a card already there is
+    kept), recording the weights' sha256 and `source` in its metadata. Returns the sha256."""
+    source, target = Path(source), Path(target)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (source / name).is_file():
+            raise FileNotFoundError(f"{source} has no {name}: not a saved model folder")
+    document = json.loads((source / CONFIG_FILE).read_text())
+    sha = weights_sha256(source)
+    document.setdefault("metadata", {}).update(
+        {"weights_sha256": sha, "shipped_from": str(source), "note": note}
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomically(target / WEIGHTS_FILE, (source / WEIGHTS_FILE).read_bytes())
+    text = json.dumps(document, indent=2, sort_keys=True)
+    write_bytes_atomically(target / CONFIG_FILE, text.encode())
+    return sha
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Ship a trained model folder as the package's.")
+    parser.add_argument("source", type=Path, help="a saved model folder (model.safetensors)")
+    parser.add_argument("--to", type=Path, default=SHIPPED)
+    parser.add_argument("--note", default="", help="what this model is, for its metadata")
+    args = parser.parse_args()
+    print(ship(args.source, args.to, args.note))
+
+
+if __name__ == "__main__":
+    main()
