@@ -127,9 +127,7 @@ def score_reference_models(
     }
     if pretrained_model["model"] is not None:
         embedders["pretrained"] = pretrained_model["model"].to(target).eval()
-    min_frames = min(
-        m.min_frames for name, m in embedders.items() if name != "chroma_baseline"
-    )
+    min_frames = min(m.min_frames for name, m in embedders.items() if name != "chroma_baseline")
     chunk_frames, min_tail_frames = ChunkSettings(
         indexing["chunk_s"], indexing["min_tail_s"]
     ).frames(cqt.frame_rate, min_frames)
