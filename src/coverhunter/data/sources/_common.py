@@ -1,5 +1,6 @@
-"""Helpers the collection readers share: option look-up, listing checks, finding audio files,
-reading a generator's record of what it rendered."""
+"""Helpers the collection readers share: the options every reader reads alike (its listing,
+``audio_root``, ``extensions``) and the audio files they lead to, listing checks, reading a
+generator's record of what it rendered."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,47 @@ def find_audio(stems: Sequence[Path], extensions: Sequence[str]) -> Path:
     # Appending, not with_suffix(): ids such as "P_1.2" contain dots.
     candidates = [stem.with_name(f"{stem.name}.{ext}") for stem in stems for ext in extensions]
     return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+def listing_option(
+    options: Mapping[str, Any], source: str, what: str, folder: bool = False
+) -> Path:
+    """The required option ``path``: an existing file (a folder with ``folder``), else
+    SourceError naming ``what`` (e.g. "CSV file")."""
+    path = path_option(options, "path", source)
+    return require_dir(path, source, what) if folder else require_file(path, source, what)
+
+
+def audio_root_option(options: Mapping[str, Any], source: str, default: Path) -> Path:
+    """Option ``audio_root`` (default ``default``, e.g. the listing's folder): an existing folder."""
+    return require_dir(path_option(options, "audio_root", source, default), source, "audio_root")
+
+
+@dataclass(frozen=True)
+class AudioFiles:
+    """Where a collection's recordings lie: under ``root``, as ``<stem>.<ext>`` for the first of
+    ``extensions`` that exists."""
+
+    root: Path
+    extensions: tuple[str, ...]
+
+    def find(self, *stems: str | Path) -> Path:
+        """The audio file of a recording whose stem (relative to ``root``, without extension) is
+        one of ``stems``, tried in order (see `find_audio`)."""
+        return find_audio([self.root / stem for stem in stems], self.extensions)
+
+
+def audio_files_option(
+    options: Mapping[str, Any],
+    source: str,
+    default_root: Path,
+    default_extensions: Sequence[str] = AUDIO_EXTENSIONS,
+) -> AudioFiles:
+    """Options ``audio_root`` and ``extensions`` (see `audio_root_option`, `extensions_option`)."""
+    return AudioFiles(
+        audio_root_option(options, source, default_root),
+        extensions_option(options, source, default_extensions),
+    )
 
 
 def warn_repeated_ids(table: pd.DataFrame, source: str, listing: Path) -> None:
