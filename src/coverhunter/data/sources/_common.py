@@ -59,10 +59,14 @@ def require_dir(path: Path, source: str, what: str) -> Path:
 
 
 def choice_option(
-    options: Mapping[str, Any], key: str, source: str, choices: Sequence[str], default: str
-) -> str:
-    """Option ``key`` (default ``default``), or ValueError when it is not one of ``choices``."""
-    value = str(options.get(key) or default)
+    options: Mapping[str, Any], key: str, source: str, choices: Sequence[str], default: str | None
+) -> str | None:
+    """Option ``key`` (default ``default``; None when neither is given), or ValueError when it
+    is not one of ``choices``."""
+    value = options.get(key) or default
+    if value is None:
+        return None
+    value = str(value)
     if value not in choices:
         raise SourceError(f"{source}: option {key}={value!r} is not one of {list(choices)}")
     return value

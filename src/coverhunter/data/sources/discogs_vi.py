@@ -113,13 +113,9 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
 
 def _split(options: Mapping[str, Any], listing: Path) -> str | None:
     """Option ``split``, else the listing's ``.train``/``.val``/``.test`` suffix, else None."""
-    if options.get("split"):
-        split = str(options["split"])
-        if split not in SPLITS:
-            raise SourceError(f"{SOURCE}: option split={split!r} is not one of {sorted(SPLITS)}")
-        return split
     suffix = listing.suffix.lstrip(".")
-    return suffix if suffix in SPLITS else None
+    from_name = suffix if suffix in SPLITS else None
+    return choice_option(options, "split", SOURCE, sorted(SPLITS), from_name)
 
 
 def _versions(listing: Path) -> Iterator[tuple[str, dict[str, Any]]]:
