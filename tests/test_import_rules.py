@@ -15,7 +15,9 @@ ALLOWED = {
         {"audio", "device"},
     ),
     "model": ({"torch", "torchaudio"}, set()),
-    "training": ({"torch", "numpy", "mlflow", "tqdm", "safetensors"}, {"model", "data", "device"}),
+    # the one writer and reader of a model folder; nobody else imports safetensors
+    "persistence": ({"torch", "safetensors"}, {"model"}),
+    "training": ({"torch", "numpy", "mlflow", "tqdm"}, {"model", "data", "device", "persistence"}),
     "alignment": ({"torch", "numpy", "pandas"}, set()),
     "retrieval": ({"faiss", "torch", "numpy", "pandas"}, {"model", "data"}),
     "evaluation": (
@@ -23,12 +25,12 @@ ALLOWED = {
         {"retrieval"},
     ),
     "serving": (
-        {"mlflow", "torch", "numpy", "pandas", "safetensors"},
-        {"audio", "data", "model", "retrieval", "device"},
+        {"mlflow", "torch", "numpy", "pandas"},
+        {"audio", "data", "model", "retrieval", "device", "persistence"},
     ),
     "datasets": (
-        {"kedro", "fsspec", "numpy", "pandas", "torch", "safetensors", "faiss"},
-        {"model", "retrieval", "data"},  # data: the feature store the dataset opens
+        {"kedro", "fsspec", "numpy", "pandas", "torch", "faiss"},
+        {"model", "retrieval", "data", "persistence"},  # data: the feature store it opens
     ),
 }
 STDLIB_OK = {"__future__"}

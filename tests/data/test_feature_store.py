@@ -167,6 +167,9 @@ def test_a_reader_pickles_without_its_memmaps(tmp_path):
     payload = pickle.dumps(store)
     assert len(payload) < 10_000  # the index, not the 768 kB of features
     np.testing.assert_array_equal(pickle.loads(payload)["a"], store["a"])
+    as_float32 = pickle.loads(pickle.dumps(store.float32()))  # a DataLoader worker's copy
+    assert as_float32["a"].dtype == np.float32 and store["a"].dtype == np.float16
+    np.testing.assert_array_equal(as_float32["a"], store["a"].astype(np.float32))
 
 
 def test_small_shards_split_the_collection(tmp_path):

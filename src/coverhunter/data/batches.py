@@ -191,6 +191,11 @@ class _PlannedBatches:
         for perf, work in sorted(zip(items.perf_id, items.work_id, strict=True)):
             starts = chunk_starts(self.n_frames[perf], chunk, hop)
             self.chunks_of.setdefault(self.label_of[work], []).append((perf, starts))
+        self.class_counts = self._prepare(items)
+
+    def _prepare(self, items: pd.DataFrame) -> torch.Tensor:
+        """The stage's own checks and indexes, once the chunk grid is built; -> class_counts."""
+        raise NotImplementedError
 
     def n_chunk_items(self, label: int) -> int:
         return sum(len(starts) for _, starts in self.chunks_of.get(label, []))
@@ -249,22 +254,14 @@ class CoarseBatchSource(_PlannedBatches):
     trainable training rows); `augmenter`: called on each chunk with its own generator, or None.
     """
 
-    def __init__(
-        self,
-        features: Mapping[str, np.ndarray],
-        items: pd.DataFrame,
-        config: SamplerConfig,
-        augmenter: Augment | None,
-        seed: int,
-    ):
-        super().__init__(features, items, config, augmenter, seed)
-        if config.p_works > self.n_classes:
+    def _prepare(self, items: pd.DataFrame) -> torch.Tensor:
+        if self.config.p_works > self.n_classes:
             raise ValueError(
-                f"p_works {config.p_works} exceeds the {self.n_classes} works in the items table"
+                f"p_works {self.config.p_works} exceeds the {self.n_classes} works in the items "
+                "table"
             )
-        self.class_counts = torch.tensor(
-            [self.n_chunk_items(label) for label in range(self.n_classes)], dtype=torch.float32
-        )
+        counts = [self.n_chunk_items(label) for label in range(self.n_classes)]
+        return torch.tensor(counts, dtype=torch.float32)
 
     def _plan(self, rng: np.random.Generator) -> list[list[_Item]]:
         labels = rng.choice(self.n_classes, size=self.config.p_works, replace=False)
@@ -292,10 +289,15 @@ class FineBatchSource(_PlannedBatches):
         augmenter: Augment | None,
         seed: int,
     ):
-        super().__init__(features, items, config, augmenter, seed)
         if config.k_items % 2:
             raise ValueError(f"k_items must be even for pairs, got {config.k_items}")
-        self.pairs_of = self._index_pairs(aligned_pairs, items)
+        self._aligned_pairs = aligned_pairs  # read by _prepare, during the base's __init__
+        super().__init__(features, items, config, augmenter, seed)
+        del self._aligned_pairs
+
+    def _prepare(self, items: pd.DataFrame) -> torch.Tensor:
+        config = self.config
+        self.pairs_of = self._index_pairs(self._aligned_pairs, items)
         unaligned = [label for label in range(self.n_classes) if label not in self.pairs_of]
         self.fallback_labels = unaligned if config.fallback_unaligned else []
         self.eligible = np.array(sorted([*self.pairs_of, *self.fallback_labels]), dtype=np.int64)
@@ -310,7 +312,7 @@ class FineBatchSource(_PlannedBatches):
             counts[label] = 2 * len(pairs)
         for label in self.fallback_labels:
             counts[label] = self.n_chunk_items(label)
-        self.class_counts = counts
+        return counts
 
     def _index_pairs(
         self, aligned_pairs: pd.DataFrame, items: pd.DataFrame

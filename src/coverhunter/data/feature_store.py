@@ -44,7 +44,6 @@ __all__ = [
     "FeatureStore",
     "FeatureStoreError",
     "FeatureStoreWriter",
-    "Float32Features",
 ]
 
 INDEX_FILE = "index.parquet"
@@ -103,10 +102,14 @@ def _crc(array: np.ndarray) -> int:
 
 
 class FeatureStore(Mapping):
-    """Read-only features of a store folder: `store[perf_id]` is a `(T, F)` float16 memmap view."""
+    """Read-only features of a store folder: `store[perf_id]` is a `(T, F)` float16 memmap view
+    (with `as_float32`, a float32 copy of the whole track: see `float32`)."""
 
-    def __init__(self, folder: str | Path, index: pd.DataFrame | None = None):
+    def __init__(
+        self, folder: str | Path, index: pd.DataFrame | None = None, as_float32: bool = False
+    ):
         self.folder = Path(folder)
+        self.as_float32 = as_float32
         self._index = read_index(self.folder) if index is None else index
         self._rows = {p: i for i, p in enumerate(self._index.perf_id)}
         # plain arrays: a training step looks up hundreds of rows, pandas' iloc is slow for that
@@ -120,6 +123,11 @@ class FeatureStore(Mapping):
 
     # Mapping
     def __getitem__(self, perf_id: str) -> np.ndarray:
+        stored = self._stored(perf_id)
+        return np.asarray(stored, dtype=np.float32) if self.as_float32 else stored
+
+    def _stored(self, perf_id: str) -> np.ndarray:
+        """The `(T, F)` float16 memmap view of one track."""
         row = self._rows[perf_id]
         shard_name, offset, n_frames, n_bins = (column[row] for column in self._where)
         shard = self._shard(shard_name)
@@ -142,10 +150,10 @@ class FeatureStore(Mapping):
 
     # pickling: the folder and the index travel, open memmaps do not
     def __getstate__(self) -> dict:
-        return {"folder": self.folder, "index": self._index}
+        return {"folder": self.folder, "index": self._index, "as_float32": self.as_float32}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["folder"], state["index"])
+        self.__init__(state["folder"], state["index"], state["as_float32"])
 
     @property
     def table(self) -> pd.DataFrame:
@@ -155,9 +163,10 @@ class FeatureStore(Mapping):
     def n_frames(self, perf_id: str) -> int:
         return int(self._where[2][self._rows[perf_id]])
 
-    def float32(self) -> Float32Features:
-        """The same features as float32 arrays (each a copy of one whole track)."""
-        return Float32Features(self)
+    def float32(self) -> FeatureStore:
+        """The same store whose values are float32 arrays (each a copy of one whole track), for
+        code that embeds whole tracks."""
+        return FeatureStore(self.folder, self._index, as_float32=True)
 
     def verify(self, perf_ids: Iterable[str] | None = None) -> list[str]:
         """The perf_ids (of `perf_ids`, default all) whose bytes no longer match their CRC."""
@@ -165,7 +174,7 @@ class FeatureStore(Mapping):
         crcs = self._index.crc32.to_numpy()
         for perf_id in self._rows if perf_ids is None else perf_ids:
             try:
-                ok = _crc(self[perf_id]) == int(crcs[self._rows[perf_id]])
+                ok = _crc(self._stored(perf_id)) == int(crcs[self._rows[perf_id]])
             except (FeatureStoreError, OSError, ValueError):
                 ok = False
             if not ok:
@@ -182,25 +191,6 @@ class FeatureStore(Mapping):
             else:
                 self._maps[name] = np.memmap(path, dtype=DTYPE, mode="r")
         return self._maps[name]
-
-
-class Float32Features(Mapping):
-    """A `FeatureStore` whose values are float32 copies (for code that embeds whole tracks)."""
-
-    def __init__(self, store: FeatureStore):
-        self.store = store
-
-    def __getitem__(self, perf_id: str) -> np.ndarray:
-        return np.asarray(self.store[perf_id], dtype=np.float32)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.store)
-
-    def __len__(self) -> int:
-        return len(self.store)
-
-    def __contains__(self, perf_id: object) -> bool:
-        return perf_id in self.store
 
 
 class FeatureStoreWriter:

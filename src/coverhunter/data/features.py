@@ -188,23 +188,6 @@ def write_cqt_features(
     return writer.commit(), table.reset_index(drop=True)
 
 
-def compute_cqt_features(
-    manifest: pd.DataFrame,
-    writer: FeatureStoreWriter,
-    cqt: CQTConfig,
-    max_duration_s: float | None,
-    batch_size: int,
-    n_jobs: int,
-    device: torch.device,
-    commit_every: int = 256,
-) -> FeatureStore:
-    """`write_cqt_features` without the rejects (they are logged): -> the committed store."""
-    store, _ = write_cqt_features(
-        manifest, writer, cqt, max_duration_s, batch_size, n_jobs, device, commit_every
-    )
-    return store
-
-
 def with_features(rows: pd.DataFrame, features: Container[str]) -> pd.DataFrame:
     """The rows (with a perf_id column) whose performance has features; the others are logged."""
     has = np.array([perf_id in features for perf_id in rows.perf_id], dtype=bool)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coverhunter.model.checks import check, check_at_least, check_choice, check_fraction
 from coverhunter.model.conformer import (
     POSITIONAL_ENCODINGS,
     Conformer,
@@ -83,15 +84,11 @@ class CoverHunterConfig:
             "n_blocks",
             "embedding_dim",
         )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.subsampling_channels < 0:
-            raise ValueError(f"subsampling_channels={self.subsampling_channels} must be >= 0")
-        if self.subsampling < 2 or self.subsampling & (self.subsampling - 1):
-            raise ValueError(f"subsampling={self.subsampling} must be a power of two >= 2")
-        if self.front_end not in FRONT_ENDS:
-            raise ValueError(f"front_end={self.front_end!r}; expected one of {FRONT_ENDS}")
+        check_at_least(self, positive, 1)
+        check_at_least(self, ("subsampling_channels", "n_classes"), 0)
+        power_of_two = self.subsampling >= 2 and not self.subsampling & (self.subsampling - 1)
+        check(self, "subsampling", power_of_two, "must be a power of two >= 2")
+        check_choice(self, "front_end", FRONT_ENDS)
         self.chroma_lags = tuple(int(lag) for lag in self.chroma_lags)
         if self.front_end == "chroma_lags" and (self.n_bins % 12 or not self.chroma_lags):
             raise ValueError(
@@ -104,27 +101,12 @@ class CoverHunterConfig:
             )
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        if self.kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size={self.kernel_size} must be odd")
-        for name in ("dropout", "attention_dropout", "pool_mask_prob"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
-        if self.positional_encoding not in POSITIONAL_ENCODINGS:
-            raise ValueError(
-                f"positional_encoding={self.positional_encoding!r}; "
-                f"expected one of {POSITIONAL_ENCODINGS}"
-            )
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling={self.pooling!r}; expected one of {POOLINGS}")
-        if self.gem_p <= 0:
-            raise ValueError(f"gem_p={self.gem_p} must be positive")
-        if self.n_classes < 0:
-            raise ValueError(f"n_classes={self.n_classes} must be >= 0")
-        if self.retrieval_embedding not in RETRIEVAL_EMBEDDINGS:
-            raise ValueError(
-                f"retrieval_embedding={self.retrieval_embedding!r}; "
-                f"expected one of {RETRIEVAL_EMBEDDINGS}"
-            )
+        check(self, "kernel_size", self.kernel_size % 2 == 1, "must be odd")
+        check_fraction(self, ("dropout", "attention_dropout", "pool_mask_prob"))
+        check_choice(self, "positional_encoding", POSITIONAL_ENCODINGS)
+        check_choice(self, "pooling", POOLINGS)
+        check(self, "gem_p", self.gem_p > 0, "must be positive")
+        check_choice(self, "retrieval_embedding", RETRIEVAL_EMBEDDINGS)
 
     @property
     def feature_dim(self) -> int:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coverhunter.model.checks import check_at_least, check_choice
 from coverhunter.model.coverhunter import CoverHunterOutput
 
 __all__ = [
@@ -148,19 +149,10 @@ class LossConfig:
     center_on: str = "neck"
 
     def __post_init__(self) -> None:
-        for name in ("focal_weight", "center_weight", "triplet_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
-        if self.focal_gamma < 0:
-            raise ValueError(f"focal_gamma={self.focal_gamma} must be >= 0")
-        if self.triplet_margin < 0:
-            raise ValueError(f"triplet_margin={self.triplet_margin} must be >= 0")
-        if self.triplet_distance not in DISTANCES:
-            raise ValueError(
-                f"triplet_distance={self.triplet_distance!r}; expected one of {DISTANCES}"
-            )
-        if self.center_on not in CENTER_INPUTS:
-            raise ValueError(f"center_on={self.center_on!r}; expected one of {CENTER_INPUTS}")
+        weights = ("focal_weight", "center_weight", "triplet_weight")
+        check_at_least(self, (*weights, "focal_gamma", "triplet_margin"), 0)
+        check_choice(self, "triplet_distance", DISTANCES)
+        check_choice(self, "center_on", CENTER_INPUTS)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

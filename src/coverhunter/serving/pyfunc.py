@@ -6,8 +6,9 @@ used directly, also takes a list of paths or one path): per file, the mean of it
 length (the gallery's `gallery_embeddings` rule). For chunk-level search use the Kedro project
 (`coverhunter identify`); the pyfunc is the portable embedder.
 
-The logged model holds the weights (safetensors), the model config and the CQT and chunk
-settings (JSON) as artifacts, and loads with `mlflow.pyfunc.load_model` wherever the
+The logged model's artifact is a model folder (`persistence.model_folder`: weights in
+safetensors, the model config; it loads with the Kedro model dataset too) plus the CQT and chunk
+settings (`serving.json`), and loads with `mlflow.pyfunc.load_model` wherever the
 `coverhunter` package is installed: no Kedro project, no pickled module, weights read with
 `safetensors`.
 """
@@ -27,17 +28,15 @@ import pandas as pd
 import torch
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema, TensorSpec
-from safetensors.torch import load_file, save_file
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
+from coverhunter.model.coverhunter import CoverHunter
+from coverhunter.persistence.model_folder import load_model_folder, save_model_folder
 from coverhunter.retrieval.gallery import ChunkSettings
 from coverhunter.serving.query import embed_audio_file, track_embedding
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 SERVING_FILE = "serving.json"
 ARTIFACT_KEY = "coverhunter_model"
 # The distributions the pyfunc imports at load time (pinned to the versions installed here):
@@ -64,12 +63,9 @@ def write_model_folder(
     chunking: ChunkSettings,
     batch_size: int,
 ) -> None:
-    """Weights, model config and serving settings of `model` into `folder` (created)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE))
-    config = {"config": model.config.to_dict(), "metadata": dict(metadata)}
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+    """`model` as a model folder (`persistence.model_folder`) plus its serving settings
+    (`serving.json`) in `folder` (created)."""
+    save_model_folder(folder, model, metadata)
     serving = {
         "cqt": cqt.to_dict(),
         "chunk_s": chunking.chunk_s,
@@ -97,10 +93,7 @@ class CoverHunterEmbedder(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         folder = Path(context.artifacts[ARTIFACT_KEY])
-        document = json.loads((folder / CONFIG_FILE).read_text())
-        model = CoverHunter(CoverHunterConfig(**document["config"]))
-        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE), device="cpu"))
-        self.model = model.eval()
+        self.model, _ = load_model_folder(folder)
         serving = json.loads((folder / SERVING_FILE).read_text())
         self.cqt = CQTConfig(**serving["cqt"])
         self.chunking = ChunkSettings(serving["chunk_s"], serving["min_tail_s"])

@@ -1,7 +1,7 @@
 """The shipped pretrained model: a trained model's folder copied into the package, with its hash.
 
-The folder is the model dataset's format (`model.safetensors` + `config.json`, see
-`datasets/model_dataset.py`), so the catalog's `pretrained_model` reads it as it reads any model.
+The folder is the one model folder format (`model.safetensors` + `config.json`, see
+`persistence/model_folder.py`), so the catalog's `pretrained_model` reads it as it reads any model.
 `config.json`'s metadata gains `weights_sha256` and where the weights came from; the model card
 (`MODEL_CARD.md` beside them) states the same hash, and a test checks the two agree with the
 weights, so card and weights cannot drift apart.
@@ -17,9 +17,8 @@ import json
 from pathlib import Path
 
 from coverhunter.data.atomic import write_bytes_atomically
+from coverhunter.persistence.model_folder import CONFIG_FILE, WEIGHTS_FILE
 
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "base"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from coverhunter.model.checks import check, check_at_least, check_choice
+
 __all__ = ["TrainingConfig"]
 
 AMP_DTYPES = ("auto", "bfloat16", "float16")
@@ -48,25 +50,14 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # YAML gives a list
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"betas={self.betas} must be two numbers in [0, 1)")
-        if self.lr <= 0:
-            raise ValueError(f"lr={self.lr} must be positive")
-        if not 0.0 < self.lr_decay <= 1.0:
-            raise ValueError(f"lr_decay={self.lr_decay} must be in (0, 1]")
-        if self.lr_floor < 0:
-            raise ValueError(f"lr_floor={self.lr_floor} must be >= 0")
-        for name in ("weight_decay", "grad_clip"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
-        for name in ("lr_decay_every", "max_steps", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        for name in ("checkpoint_every", "validate_every", "early_stopping_patience"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
-        if self.amp_dtype not in AMP_DTYPES:
-            raise ValueError(f"amp_dtype={self.amp_dtype!r}; expected one of {AMP_DTYPES}")
+        betas_ok = len(self.betas) == 2 and all(0.0 <= b < 1.0 for b in self.betas)
+        check(self, "betas", betas_ok, "must be two numbers in [0, 1)")
+        check(self, "lr", self.lr > 0, "must be positive")
+        check(self, "lr_decay", 0.0 < self.lr_decay <= 1.0, "must be in (0, 1]")
+        check_at_least(self, ("lr_decay_every", "max_steps", "log_every"), 1)
+        never_negative = ("lr_floor", "weight_decay", "grad_clip", "checkpoint_every")
+        check_at_least(self, (*never_negative, "validate_every", "early_stopping_patience"), 0)
+        check_choice(self, "amp_dtype", AMP_DTYPES)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

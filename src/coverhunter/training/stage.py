@@ -7,7 +7,6 @@ model weights logged as run artifacts — is this one function.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -16,12 +15,12 @@ from typing import Any
 
 import mlflow
 import torch
-from safetensors.torch import save_file
 
 from coverhunter.data.batches import BatchSource
 from coverhunter.data.loader import LoaderConfig
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
+from coverhunter.persistence.model_folder import save_model_folder
 from coverhunter.training.config import TrainingConfig
 from coverhunter.training.loop import TrainingResult, Validate, train
 from coverhunter.training.metric_logging import MlflowMetricLogger
@@ -71,16 +70,13 @@ def check_same_architecture(config: CoverHunterConfig, model_params: Mapping[str
 def log_model_artifacts(
     model: CoverHunter, metadata: Mapping[str, Any], artifact_path: str
 ) -> None:
-    """Weights (safetensors) and config (JSON) of `model` as artifacts of the active MLflow run."""
+    """`model` as a model folder (`persistence.model_folder`) under `artifact_path` among the
+    active MLflow run's artifacts: downloaded, it loads as the Kedro model dataset loads."""
     if mlflow.active_run() is None:
         return
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors"))
-        config = {"config": model.config.to_dict(), "metadata": dict(metadata)}
-        (folder / "config.json").write_text(json.dumps(config, indent=2))
-        mlflow.log_artifacts(str(folder), artifact_path)
+        save_model_folder(tmp, model, metadata)
+        mlflow.log_artifacts(tmp, artifact_path)
 
 
 def train_stage(

@@ -19,7 +19,7 @@ import torch
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
-from coverhunter.data.features import compute_cqt_features
+from coverhunter.data.features import write_cqt_features
 from coverhunter.data.sources.pretraining_corpus import (
     ROWS_FILE,
     STATE_FILE,
@@ -152,7 +152,7 @@ def test_two_processes_and_kept_audio_give_the_same_features(built, tmp_path):
     # feature_cqt on the kept files gives the same arrays.
     manifest = other.head(4)
     with FeatureStoreWriter(tmp_path / "from_files") as writer:
-        from_files = compute_cqt_features(manifest, writer, CQT, None, 4, 1, torch.device("cpu"))
+        from_files, _ = write_cqt_features(manifest, writer, CQT, None, 4, 1, torch.device("cpu"))
     for perf_id in manifest.perf_id:
         assert np.array_equal(np.array(from_files[perf_id]), first[perf_id])
 

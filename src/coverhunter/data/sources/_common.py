@@ -1,5 +1,6 @@
-"""Helpers the collection readers share: option look-up, listing checks, finding audio files,
-reading a generator's record of what it rendered."""
+"""Helpers the collection readers share: the options every reader reads alike (its listing,
+``audio_root``, ``extensions``) and the audio files they lead to, listing checks, reading a
+generator's record of what it rendered."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +59,14 @@ def require_dir(path: Path, source: str, what: str) -> Path:
 
 
 def choice_option(
-    options: Mapping[str, Any], key: str, source: str, choices: Sequence[str], default: str
-) -> str:
-    """Option ``key`` (default ``default``), or ValueError when it is not one of ``choices``."""
-    value = str(options.get(key) or default)
+    options: Mapping[str, Any], key: str, source: str, choices: Sequence[str], default: str | None
+) -> str | None:
+    """Option ``key`` (default ``default``; None when neither is given), or ValueError when it
+    is not one of ``choices``."""
+    value = options.get(key) or default
+    if value is None:
+        return None
+    value = str(value)
     if value not in choices:
         raise SourceError(f"{source}: option {key}={value!r} is not one of {list(choices)}")
     return value
@@ -88,6 +94,47 @@ def find_audio(stems: Sequence[Path], extensions: Sequence[str]) -> Path:
     # Appending, not with_suffix(): ids such as "P_1.2" contain dots.
     candidates = [stem.with_name(f"{stem.name}.{ext}") for stem in stems for ext in extensions]
     return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+def listing_option(
+    options: Mapping[str, Any], source: str, what: str, folder: bool = False
+) -> Path:
+    """The required option ``path``: an existing file (a folder with ``folder``), else
+    SourceError naming ``what`` (e.g. "CSV file")."""
+    path = path_option(options, "path", source)
+    return require_dir(path, source, what) if folder else require_file(path, source, what)
+
+
+def audio_root_option(options: Mapping[str, Any], source: str, default: Path) -> Path:
+    """Option ``audio_root`` (default ``default``, e.g. the listing's folder): an existing folder."""
+    return require_dir(path_option(options, "audio_root", source, default), source, "audio_root")
+
+
+@dataclass(frozen=True)
+class AudioFiles:
+    """Where a collection's recordings lie: under ``root``, as ``<stem>.<ext>`` for the first of
+    ``extensions`` that exists."""
+
+    root: Path
+    extensions: tuple[str, ...]
+
+    def find(self, *stems: str | Path) -> Path:
+        """The audio file of a recording whose stem (relative to ``root``, without extension) is
+        one of ``stems``, tried in order (see `find_audio`)."""
+        return find_audio([self.root / stem for stem in stems], self.extensions)
+
+
+def audio_files_option(
+    options: Mapping[str, Any],
+    source: str,
+    default_root: Path,
+    default_extensions: Sequence[str] = AUDIO_EXTENSIONS,
+) -> AudioFiles:
+    """Options ``audio_root`` and ``extensions`` (see `audio_root_option`, `extensions_option`)."""
+    return AudioFiles(
+        audio_root_option(options, source, default_root),
+        extensions_option(options, source, default_extensions),
+    )
 
 
 def warn_repeated_ids(table: pd.DataFrame, source: str, listing: Path) -> None:

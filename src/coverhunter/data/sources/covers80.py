@@ -31,10 +31,8 @@ import pandas as pd
 from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
     SourceError,
-    extensions_option,
-    find_audio,
-    path_option,
-    require_dir,
+    audio_files_option,
+    listing_option,
     require_file,
     warn_repeated_ids,
 )
@@ -47,13 +45,10 @@ EXTENSIONS = ("mp3", *(ext for ext in AUDIO_EXTENSIONS if ext != "mp3"))
 
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     """perf_id, work_id, path, list_file: one row per line of the list files, in order."""
-    folder = require_dir(path_option(options, "path", SOURCE), SOURCE, "folder")
+    folder = listing_option(options, SOURCE, "folder", folder=True)
     if (folder / AUDIO_FOLDER).is_dir():
         folder = folder / AUDIO_FOLDER
-    audio_root = require_dir(
-        path_option(options, "audio_root", SOURCE, folder), SOURCE, "audio_root"
-    )
-    extensions = extensions_option(options, SOURCE, EXTENSIONS)
+    audio = audio_files_option(options, SOURCE, folder, EXTENSIONS)
     lists = options.get("lists") or LIST_FILES
     lists = [lists] if isinstance(lists, str) else list(lists)
 
@@ -65,7 +60,7 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
                 {
                     "perf_id": stem,
                     "work_id": work_id,
-                    "path": str(find_audio([audio_root / work_id / stem], extensions)),
+                    "path": str(audio.find(Path(work_id, stem))),
                     "list_file": list_path.stem,
                 }
             )

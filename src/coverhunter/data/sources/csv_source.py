@@ -24,9 +24,8 @@ import pandas as pd
 from coverhunter.data.sources._common import (
     SPLITS,
     SourceError,
-    path_option,
-    require_dir,
-    require_file,
+    audio_root_option,
+    listing_option,
     warn_repeated_ids,
 )
 
@@ -40,9 +39,8 @@ _FIRST_DATA_LINE = 2
 
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     """The CSV's rows: perf_id, work_id, absolute path, optional split, then extra columns."""
-    csv_path = require_file(path_option(options, "path", SOURCE), SOURCE, "CSV file")
-    root = path_option(options, "audio_root", SOURCE, default=csv_path.parent)
-    require_dir(root, SOURCE, "audio_root")
+    csv_path = listing_option(options, SOURCE, "CSV file")
+    root = audio_root_option(options, SOURCE, csv_path.parent)
     table = _read(csv_path)
     missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if missing:

@@ -30,14 +30,10 @@ from typing import Any
 import pandas as pd
 
 from coverhunter.data.sources._common import (
-    AUDIO_EXTENSIONS,
     SourceError,
+    audio_files_option,
     choice_option,
-    extensions_option,
-    find_audio,
-    path_option,
-    require_dir,
-    require_file,
+    listing_option,
     warn_repeated_ids,
 )
 
@@ -48,21 +44,19 @@ _SCALARS = (str, int, float, bool)
 
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     """perf_id, work_id, path, then the records' scalar metadata: one row per performance."""
-    json_path = require_file(path_option(options, "path", SOURCE), SOURCE, "metadata file")
-    audio_root = path_option(options, "audio_root", SOURCE, default=json_path.parent)
-    require_dir(audio_root, SOURCE, "audio_root")
+    json_path = listing_option(options, SOURCE, "metadata file")
+    audio = audio_files_option(options, SOURCE, json_path.parent)
     layout = choice_option(options, "layout", SOURCE, LAYOUTS, "auto")
-    extensions = extensions_option(options, SOURCE, AUDIO_EXTENSIONS)
 
     rows = []
     for work_id, perf_id, record in _records(json_path):
-        nested, flat = audio_root / work_id / perf_id, audio_root / perf_id
+        nested, flat = Path(work_id, perf_id), Path(perf_id)
         stems = {"auto": [nested, flat], "nested": [nested], "flat": [flat]}[layout]
         rows.append(
             {
                 "perf_id": perf_id,
                 "work_id": work_id,
-                "path": str(find_audio(stems, extensions)),
+                "path": str(audio.find(*stems)),
                 **_metadata(record),
             }
         )

@@ -46,12 +46,9 @@ from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
     SPLITS,
     SourceError,
+    audio_files_option,
     choice_option,
-    extensions_option,
-    find_audio,
-    path_option,
-    require_dir,
-    require_file,
+    listing_option,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,18 +64,16 @@ SHARD_PREFIX = 2
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     """perf_id (YouTube id), work_id (clique id), path, split (when known), version_id,
     track_title, artist: one row per performance."""
-    listing = require_file(path_option(options, "path", SOURCE), SOURCE, "clique file")
-    audio_root = path_option(options, "audio_root", SOURCE, default=listing.parent)
-    require_dir(audio_root, SOURCE, "audio_root")
+    listing = listing_option(options, SOURCE, "clique file")
+    audio = audio_files_option(options, SOURCE, listing.parent, EXTENSIONS)
     layout = choice_option(options, "layout", SOURCE, LAYOUTS, "auto")
-    extensions = extensions_option(options, SOURCE, EXTENSIONS)
     choice = choice_option(options, "videos", SOURCE, VIDEO_CHOICES, "first")
     split = _split(options, listing)
 
     def locate(video_id: str) -> Path:
-        flat, sharded = audio_root / video_id, audio_root / video_id[:SHARD_PREFIX] / video_id
+        flat, sharded = Path(video_id), Path(video_id[:SHARD_PREFIX], video_id)
         stems = {"auto": [flat, sharded], "flat": [flat], "sharded": [sharded]}[layout]
-        return find_audio(stems, extensions)
+        return audio.find(*stems)
 
     rows, seen, repeats, videoless = [], set(), 0, 0
     for work_id, version in _versions(listing):
@@ -118,13 +113,9 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
 
 def _split(options: Mapping[str, Any], listing: Path) -> str | None:
     """Option ``split``, else the listing's ``.train``/``.val``/``.test`` suffix, else None."""
-    if options.get("split"):
-        split = str(options["split"])
-        if split not in SPLITS:
-            raise SourceError(f"{SOURCE}: option split={split!r} is not one of {sorted(SPLITS)}")
-        return split
     suffix = listing.suffix.lstrip(".")
-    return suffix if suffix in SPLITS else None
+    from_name = suffix if suffix in SPLITS else None
+    return choice_option(options, "split", SOURCE, sorted(SPLITS), from_name)
 
 
 def _versions(listing: Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -23,8 +23,7 @@ from coverhunter.data.sources._common import (
     AUDIO_EXTENSIONS,
     SourceError,
     extensions_option,
-    path_option,
-    require_dir,
+    listing_option,
     warn_repeated_ids,
 )
 
@@ -35,7 +34,7 @@ SOURCE = "folder"
 
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     """One row per audio file at ``<root>/<work_id>/<perf_id>.<ext>``: perf_id, work_id, path."""
-    root = require_dir(path_option(options, "path", SOURCE), SOURCE, "root folder")
+    root = listing_option(options, SOURCE, "root folder", folder=True)
     extensions = set(extensions_option(options, SOURCE, AUDIO_EXTENSIONS))
     rows, misplaced = [], []
     for file in root.rglob("*"):

@@ -36,12 +36,9 @@ from typing import Any
 import pandas as pd
 
 from coverhunter.data.sources._common import (
-    AUDIO_EXTENSIONS,
     SourceError,
-    extensions_option,
-    find_audio,
-    path_option,
-    require_dir,
+    audio_files_option,
+    listing_option,
     require_file,
 )
 
@@ -59,13 +56,10 @@ Key = tuple[str, str]
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     """perf_id, work_id, path, split (unless no split files), version_id, title, performer,
     url, status: one row per performance."""
-    folder = require_dir(path_option(options, "path", SOURCE), SOURCE, "folder")
+    folder = listing_option(options, SOURCE, "folder", folder=True)
     list_path = require_file(folder / str(options.get("list_file") or "list"), SOURCE, "list file")
-    audio_root = require_dir(
-        path_option(options, "audio_root", SOURCE, folder), SOURCE, "audio_root"
-    )
+    audio = audio_files_option(options, SOURCE, folder)
     pattern = str(options.get("filename_pattern") or DEFAULT_PATTERN)
-    extensions = extensions_option(options, SOURCE, AUDIO_EXTENSIONS)
     split_files = options.get("split_files")
     split_files = SPLIT_FILES if split_files is None else dict(split_files)
 
@@ -80,12 +74,11 @@ def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:
     for (work_id, version_id), split in keys.items():
         perf_id = f"{work_id}_{version_id}"
         fields = {"work_id": work_id, "version_id": version_id, "perf_id": perf_id}
-        stem = audio_root / _format(pattern, fields)
         rows.append(
             {
                 "perf_id": perf_id,
                 "work_id": work_id,
-                "path": str(find_audio([stem], extensions)),
+                "path": str(audio.find(_format(pattern, fields))),
                 **({"split": split} if splits else {}),
                 "version_id": version_id,
                 **metadata.get((work_id, version_id), dict.fromkeys(LIST_COLUMNS[2:], "")),
