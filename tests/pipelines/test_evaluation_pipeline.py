@@ -67,7 +67,9 @@ def test_metrics_of_every_model_side_by_side(metrics, gallery):
     with_versions = int(per_work[per_work > 1].sum())
     assert list(metrics) == [*MODELS, "qmax", SAME]
     for row in (metrics[model] for model in MODELS):
-        assert list(row) == list(MIREX_KEYS)
+        assert list(row) == [*MIREX_KEYS, "ci95"]
+        for key, (low, high) in row["ci95"].items():  # a bootstrap interval around each figure
+            assert low <= row[key] <= high
         assert 0.0 < row["mAP"] <= 1.0 and 0.0 <= row["hit_rate"] <= 1.0
         assert 0.0 <= row["P@10"] <= 1.0
         assert 1.0 <= row["MR1"] <= len(tracks) - 1
@@ -79,8 +81,8 @@ def test_qmax_row_is_capped_timed_and_beside_every_model_on_its_queries(
 ):
     chunks, tracks = gallery
     qmax = metrics["qmax"]
-    assert list(qmax) == [*MIREX_KEYS, *QMAX_TIMING]
-    assert all(math.isfinite(value) for value in qmax.values())
+    assert list(qmax) == [*MIREX_KEYS, "ci95", *QMAX_TIMING]
+    assert all(math.isfinite(qmax[key]) for key in [*MIREX_KEYS, *QMAX_TIMING])
     assert 0.0 < qmax["mAP"] <= 1.0 and 1.0 <= qmax["MR1"] <= len(tracks) - 1
     assert 1 <= qmax["n_queries"] <= parameters["qmax_cap"]
     assert qmax["n_pairs"] == qmax["n_queries"] * (len(tracks) - 1)  # all others, never itself
@@ -90,7 +92,7 @@ def test_qmax_row_is_capped_timed_and_beside_every_model_on_its_queries(
     same = metrics[SAME]
     assert list(same) == [*MODELS, "qmax"]
     assert all(row["n_queries"] == qmax["n_queries"] for row in same.values())
-    assert same["qmax"] == {key: qmax[key] for key in MIREX_KEYS}
+    assert same["qmax"] == {key: qmax[key] for key in [*MIREX_KEYS, "ci95"]}
     # The fine model's block is its full distance matrix read on the run's (seeded) queries.
     ids, works = list(tracks.perf_id), list(tracks.work_id)
     queries = stratified_queries(ids, works, parameters["qmax_cap"], parameters["seed"])

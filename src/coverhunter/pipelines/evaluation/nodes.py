@@ -22,6 +22,7 @@ from coverhunter.audio.cqt import CQTConfig
 from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.data.feature_store import FeatureStore
 from coverhunter.device import resolve_device
+from coverhunter.evaluation.bootstrap import Bootstrap
 from coverhunter.evaluation.by_variation import map_by_variation
 from coverhunter.evaluation.champion import (
     Promotion,
@@ -86,9 +87,19 @@ def _in_model_order(rows: dict) -> dict:
     return {name: rows[name] for name in MODEL_ORDER if name in rows}
 
 
-def _on_queries(distances, work_ids: list, perf_ids: list, queries: list) -> dict:
+def _bootstrap(evaluation: dict, seed: int) -> Bootstrap:
+    """The intervals' settings: `evaluation.bootstrap`, seeded by the run's seed (every row is
+    resampled alike, so rows on the same queries compare pairwise)."""
+    return Bootstrap(n_boot=evaluation["bootstrap"]["n_boot"], seed=seed)
+
+
+def _on_queries(
+    distances, work_ids: list, perf_ids: list, queries: list, bootstrap: Bootstrap
+) -> dict:
     """Metrics of the rows `queries` of all-against-all `distances`; empty when no queries."""
-    return metrics_on_queries(distances, work_ids, perf_ids, queries) if queries else {}
+    if not queries:
+        return {}
+    return metrics_on_queries(distances, work_ids, perf_ids, queries, bootstrap)
 
 
 def score_reference_models(
@@ -127,6 +138,7 @@ def score_reference_models(
     chunk_frames, min_tail_frames = ChunkSettings(
         indexing["chunk_s"], indexing["min_tail_s"]
     ).frames(cqt.frame_rate, min_frames)
+    bootstrap = _bootstrap(evaluation, seed)
     scores, on_qmax_queries = {}, {}
     for name, embedder in embedders.items():
         settings = EmbedSettings(
@@ -134,8 +146,10 @@ def score_reference_models(
         )
         distances = embedder_distances(embedder.embed, tracks, settings)
         work_ids = tracks.work_ids
-        scores[name] = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
-        on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries)
+        scores[name] = mirex_metrics(
+            distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap
+        )
+        on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
     return scores, {name: row for name, row in on_qmax_queries.items() if row}
 
 
@@ -145,6 +159,7 @@ def score_fine_model(
     gallery_index: ChunkIndex,
     qmax_queries: list,
     evaluation: dict,
+    seed: int,
 ) -> tuple[dict, dict, QueryMetrics, pd.DataFrame, Figure]:
     """The fine model's metrics (on every query, and on Qmax's queries: empty when none), its
     per-query metrics, per-query rankings and distance histograms, via the index."""
@@ -162,8 +177,9 @@ def score_fine_model(
         batch_tracks=search["batch_tracks"],
     )
     per_query = per_query_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
-    metrics = summarize(per_query)
-    on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries)
+    bootstrap = _bootstrap(evaluation, seed)
+    metrics = summarize(per_query, bootstrap)
+    on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries, bootstrap)
     starts = gallery_chunks.start_s.to_numpy()
     index_starts = gallery_index.chunk_starts_s
     rankings = ranking_table(
@@ -203,6 +219,7 @@ def score_qmax_baseline(
     evaluation: dict,
     feature_cqt: dict,
     ingest: dict,
+    seed: int,
 ) -> dict:
     """The classical baseline's row: HPCP of every gallery performance from its audio (once
     each), then Qmax of each of `qmax_queries` against all others, timed. Empty when no queries."""
@@ -229,6 +246,7 @@ def score_qmax_baseline(
         list(gallery_embeddings.work_id),
         qmax_queries,
         QmaxSettings(**qmax["alignment"]),
+        _bootstrap(evaluation, seed),
     )
     row = {
         **row,
@@ -280,7 +298,7 @@ def report_metrics(
     if qmax_scores:
         same = {**reference_scores_on_qmax_queries, "fine": fine_scores_on_qmax_queries}
         same = _in_model_order(same)
-        same["qmax"] = {key: qmax_scores[key] for key in MIREX_KEYS}
+        same["qmax"] = {key: qmax_scores[key] for key in (*MIREX_KEYS, "ci95")}
         logger.info("the same %d queries as qmax:", qmax_scores["n_queries"])
         for line in results_table(same).splitlines():
             logger.info("  %s", line)

@@ -40,6 +40,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "gallery_index",
                     "qmax_queries",
                     "params:evaluation",
+                    "params:seed",
                 ],
                 outputs=[
                     "fine_scores",
@@ -65,6 +66,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:evaluation",
                     "params:feature_cqt",
                     "params:ingest",
+                    "params:seed",
                 ],
                 outputs="qmax_scores",
                 name="score_qmax_baseline_node",
