@@ -624,7 +624,7 @@ def identify_rows(project: Path, args) -> list[list[str]]:
         ["  its compute (the node on one query)", f"{compute * 1e3:.0f}", "1.00"],
         ["  start-up (cold - compute)", f"{start_up * 1e3:.0f}", f"{start_up / compute:.2f}"],
         [
-            "  of which loading model, index, sequences",
+            "  of which imports, catalog, model and gallery loads",
             f"{load * 1e3:.0f}",
             f"{load / compute:.2f}",
         ],
