@@ -28,6 +28,15 @@ Tables printed:
    listed apart). The cheapest setting with recall@10 >= `--target-recall` goes to the total.
 5. Total per query per model configuration and index type, wall and CPU, and its ratio to the
    paper's Table III (316 ms on 2 cores), with and without decoding (Table III has none).
+6. The second stage (`retrieval/rerank.py`) per model configuration: the query's sequence
+   (`--rerank-window-s` windows every `--rerank-hop-s`, in the chosen precision) and the
+   alignment with K = `--rerank-k` shortlisted sequences of the same length, and the cost at each
+   K against the embedding path (CQT + model + the cheapest index's retrieval).
+7. `coverhunter identify` end to end (`--identify-project`, a project after `kedro run`): process
+   start to printed answer, cold, against the query's own compute (the node's time, measured in
+   the same process), and `identify-batch` over `--identify-queries` copies (per further query).
+
+The machine header says which precision `precision: auto` picks here, and why.
 
 The gallery is synthetic but clustered like a CSI collection: works with `--versions-per-work`
 versions each; a version's direction is at cosine `--track-cos` to its work's, a chunk at
@@ -64,7 +73,9 @@ from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.retrieval.embed import embed_track_chunks, inference_embed_fn
 from coverhunter.retrieval.index import ChunkIndex, build_index, search_tracks
 from coverhunter.retrieval.index import add as add_to_index
+from coverhunter.retrieval.precision import auto_precision
 from coverhunter.retrieval.quantize import cosine_agreement
+from coverhunter.retrieval.rerank import align_candidates
 
 PAPER_MS = {"CQT": 192.0, "model": 54.0, "retrieval": 70.0, "total": 316.0}  # Table III
 FILE_RATE = 44100  # the files' own rate: decoding includes resampling, as for real queries
@@ -72,6 +83,11 @@ SHIPPED_PARAMS = Path(__file__).parents[1] / "conf/base/parameters_coarse_traini
 
 
 # ---------------------------------------------------------------- machine and timing
+
+
+def precision_line() -> str:
+    precision, why = auto_precision(torch.device("cpu"))
+    return f"precision auto on this CPU: {precision} ({why})"
 
 
 def machine_header(args: argparse.Namespace) -> str:
@@ -263,6 +279,10 @@ def model_configs() -> dict[str, CoverHunterConfig]:
     """The paper's model and the shipped CPU model (the coarse stage's `model:` parameters)."""
     shipped = yaml.safe_load(SHIPPED_PARAMS.read_text())["coarse_training"]["model"]
     return {"paper": CoverHunterConfig(), "shipped": CoverHunterConfig(**shipped)}
+
+
+def chosen_configs(args: argparse.Namespace) -> dict[str, CoverHunterConfig]:
+    return {name: c for name, c in model_configs().items() if name in args.model_configs}
 
 
 def model_rows(
@@ -506,7 +526,114 @@ def parse_args() -> argparse.Namespace:
     add("--train-per-list", type=int, default=64, help="IVF-PQ training vectors per list")
     add("--nprobe", type=int, nargs="+", default=[8, 16, 32, 64])
     add("--seed", type=int, default=0)
+    add("--model-configs", nargs="+", default=["paper", "shipped"], help="models measured")
+    add("--rerank-k", type=int, nargs="+", default=[10, 50, 100])
+    add("--rerank-window-s", type=float, default=15.0)
+    add("--rerank-hop-s", type=float, default=5.0)
+    add("--identify-project", type=Path, default=None, help="a project after `kedro run`")
+    add("--identify-queries", type=int, default=10, help="queries in the batch run")
     return parser.parse_args()
+
+
+def rerank_rows(
+    config: CoverHunterConfig, variant: str, features: np.ndarray, frame_rate: float, args
+) -> dict[str, Timing]:
+    """The second stage: the query's sequence by the model, then its alignment with K
+    candidates' stored sequences (random unit vectors of the query's length: the alignment's
+    cost depends only on the lengths)."""
+    model = CoverHunter(config, generator=torch.Generator().manual_seed(0)).eval()
+    fn = inference_embed_fn(model, variant)
+    window = round(args.rerank_window_s * frame_rate)
+    hop = round(args.rerank_hop_s * frame_rate)
+    steps = embed_track_chunks(fn, features, window, batch_size=1024, hop_frames=hop)
+    rows = {
+        f"sequence ({steps.shape[0]} x {args.rerank_window_s:g} s)": timed(
+            lambda: embed_track_chunks(fn, features, window, batch_size=1024, hop_frames=hop),
+            args.repeats,
+        )
+    }
+    query = torch.nn.functional.normalize(steps, dim=1)
+    rng = torch.Generator().manual_seed(args.seed)
+    for k in args.rerank_k:
+        candidates = [
+            torch.nn.functional.normalize(torch.randn(*steps.shape, generator=rng), dim=1)
+            for _ in range(k)
+        ]
+        rows[f"align K={k}"] = timed(lambda c=candidates: align_candidates(query, c, 0.5), 3)
+    return rows
+
+
+IDENTIFY_TIMED = """
+import sys, time
+started = time.perf_counter()
+import coverhunter.cli as cli
+from pathlib import Path
+identifier = None
+def timed_call(path):
+    global identifier
+    t0 = time.perf_counter()
+    if identifier is None:
+        identifier = cli._identifier(Path.cwd(), 10, None, None)
+    t1 = time.perf_counter()
+    cli._Identifier.__call__(identifier, Path(path))
+    return t1 - t0, time.perf_counter() - t1
+load, compute = timed_call(sys.argv[1])
+print("TIMES", load, compute, time.perf_counter() - started)
+"""
+
+
+def identify_rows(project: Path, args) -> list[list[str]]:
+    """`coverhunter identify` cold (process start to printed answer) against its compute, and
+    `identify-batch` per further query, on a gallery recording of `project`."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    manifest = pd.read_parquet(project / "data/02_intermediate/default/manifest.parquet")
+    gallery = manifest[manifest.split == "test"]
+    query = (project / gallery.path.iloc[0]).resolve()
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+    exe = [sys.executable, "-c", "import sys; from coverhunter.cli import main; sys.exit(main())"]
+
+    def wall(argv: list[str]) -> float:
+        started = time.perf_counter()
+        done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return time.perf_counter() - started
+
+    cold = wall([*exe, "identify", str(query), "--top", "10"])
+    done = subprocess.run(
+        [sys.executable, "-c", IDENTIFY_TIMED, str(query)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    load, compute, in_process = map(float, done.stdout.split("TIMES")[1].split())
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.identify_queries):
+            shutil.copy(query, Path(tmp) / f"q{i:03d}{query.suffix}")
+        one = wall([*exe, "identify-batch", str(Path(tmp) / f"q000{query.suffix}")])
+        many = wall([*exe, "identify-batch", tmp])
+    per_further = (many - one) / max(args.identify_queries - 1, 1)
+    start_up = cold - compute
+    return [
+        ["identify, cold process", f"{cold * 1e3:.0f}", ""],
+        ["  its compute (the node on one query)", f"{compute * 1e3:.0f}", "1.00"],
+        ["  start-up (cold - compute)", f"{start_up * 1e3:.0f}", f"{start_up / compute:.2f}"],
+        [
+            "  of which imports, catalog, model and gallery loads",
+            f"{load * 1e3:.0f}",
+            f"{load / compute:.2f}",
+        ],
+        [
+            f"identify-batch, per further query ({args.identify_queries} queries)",
+            f"{per_further * 1e3:.0f}",
+            f"{per_further / compute:.2f}",
+        ],
+    ]
 
 
 def total_rows(
@@ -546,6 +673,7 @@ def main() -> None:
     faiss.omp_set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     print(machine_header(args))
+    print(precision_line())
     config = CQTConfig()
     stage: dict[str, Timing] = {}
 
@@ -580,7 +708,7 @@ def main() -> None:
     chunk_frames = round(45.0 * config.frame_rate)
     n_chunks = -(-features.shape[0] // chunk_frames)
     chosen_models = {}
-    for config_name, model_config in model_configs().items():
+    for config_name, model_config in chosen_configs(args).items():
         rows = model_rows(model_config, features, chunk_frames, args.repeats, args.threads)
         size = (
             f"{model_config.n_blocks} x {model_config.d_model}, FFN {model_config.ffn_dim}, "
@@ -658,6 +786,43 @@ def main() -> None:
         header,
         total_rows(stage, chosen_models, chosen, args.index_types, "cpu"),
     )
+    cheapest = min(chosen.values(), key=lambda c: c[1].cpu, default=None)
+    for config_name, model_config in chosen_configs(args).items():
+        variant, model_timing = chosen_models[config_name]
+        rows = rerank_rows(model_config, variant, features, config.frame_rate, args)
+        sequence = next(t for name, t in rows.items() if name.startswith("sequence"))
+        path = {
+            field: getattr(stage["CQT"], field)
+            + getattr(model_timing, field)
+            + (getattr(cheapest[1], field) if cheapest else 0.0)
+            for field in ("median", "cpu")
+        }
+        table = [[name, f"{t.median:.1f}", f"{t.cpu:.1f}", "", ""] for name, t in rows.items()]
+        for k in args.rerank_k:
+            wall = sequence.median + rows[f"align K={k}"].median
+            cpu = sequence.cpu + rows[f"align K={k}"].cpu
+            table.append(
+                [
+                    f"re-rank at K={k} in all",
+                    f"{wall:.1f}",
+                    f"{cpu:.1f}",
+                    f"{wall / path['median']:.2f}",
+                    f"{cpu / path['cpu']:.2f}",
+                ]
+            )
+        print_table(
+            f"Second stage, {config_name} model ({variant}): the query's sequence and the "
+            f"alignment; ratio to the embedding path (CQT + model + {cheapest[0] if cheapest else '-'}"
+            f" retrieval = {path['median']:.1f} ms wall, {path['cpu']:.1f} ms CPU)",
+            ["step", "median ms", "CPU ms", "/ path, wall", "/ path, CPU"],
+            table,
+        )
+    if args.identify_project is not None:
+        print_table(
+            f"coverhunter identify on {args.identify_project} (ratio to its own compute)",
+            ["what", "ms", "/ compute"],
+            identify_rows(args.identify_project, args),
+        )
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

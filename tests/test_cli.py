@@ -18,7 +18,9 @@ from coverhunter.cli import main
 from coverhunter.data.sources.synthetic import SyntheticConfig, plan_work, render_version
 from coverhunter.datasets import CoverHunterModelDataset
 
-ROW = re.compile(r"^\s+(\d+)\s+(\S+)\s+([-\d.]+)\s+(\S+)\s+(\d+:\d+\.\d)\s+(\d+:\d+\.\d)$")
+# rank, work, score, performance, query segment start, match segment start (each "start-end")
+TIME = r"\d+:\d+\.\d"
+ROW = re.compile(rf"^\s+(\d+)\s+(\S+)\s+([-\d.]+)\s+(\S+)\s+({TIME})-{TIME}\s+({TIME})-{TIME}$")
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +190,51 @@ def test_a_model_that_did_not_build_the_index_is_refused(tmp_path_factory, monke
     assert main(["identify", _test_performance(project).path]) == 2
     err = capsys.readouterr().err
     assert "the gallery index was built by model" in err and "indexing" in err
+
+
+def _decision_line(out: str) -> str:
+    (line,) = [x for x in out.splitlines() if x.startswith(("A version of", "No known work"))]
+    return line
+
+
+def test_identify_says_whether_the_recording_is_a_version_and_where_it_matches(in_project, capsys):
+    decision = json.loads(
+        (in_project / "data/06_models/default/gallery_index/decision.json").read_text()
+    )
+    threshold = decision["thresholds"]["far_0.01"]["threshold"]
+    known = _test_performance(in_project)
+    assert main(["identify", known.path, "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    line = _decision_line(out)
+    assert line.startswith(f"A version of {known.work_id} (score ")
+    assert f"{threshold:.3f}, the threshold at 1% false accepts" in line
+    rows = [m.groups() for x in out.splitlines() if (m := ROW.match(x))]
+    assert (rows[0][1], rows[0][3]) == (known.work_id, known.perf_id)
+    # Its own recording: the aligned path starts at the start in both.
+    assert rows[0][4] == rows[0][5] == "0:00.0"
+
+
+def test_a_batch_answers_known_and_unknown_works_in_one_process(in_project, tmp_path, capsys):
+    """Gallery recordings are answered with their work; recordings of works outside the gallery
+    (the training split: music, but no version of any gallery work) mostly "no known work"."""
+    manifest = pd.read_parquet(in_project / "data/02_intermediate/default/manifest.parquet")
+    known = manifest[manifest.split == "test"].drop_duplicates("work_id").head(4)
+    unknown = manifest[manifest.split == "train"].drop_duplicates("work_id").head(8)
+    listing = tmp_path / "queries.txt"
+    absolute = [str((in_project / p).resolve()) for p in [*known.path, *unknown.path]]
+    listing.write_text("\n".join([*absolute, "missing.wav"]) + "\n")
+    out_json = tmp_path / "answers.json"
+    out_csv = tmp_path / "answers.csv"
+    argv = ["identify-batch", str(listing), "--json", str(out_json), "--csv", str(out_csv)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out.splitlines()
+    rows = json.loads(out_json.read_text())
+    assert len(rows) == len(printed) == len(known) + len(unknown) + 1
+    assert pd.read_csv(out_csv).file.tolist() == [r["file"] for r in rows]
+    assert [r["file"] for r in rows[:-1]] == absolute
+    for row, work in zip(rows, known.work_id, strict=False):
+        assert row["answer"] == work and row["score"] >= row["threshold"]
+        assert row["match_end_s"] > row["match_start_s"] >= 0
+    refused = [r for r in rows[len(known) : -1] if r["answer"] == "no known work"]
+    assert len(refused) >= len(unknown) // 2, rows
+    assert rows[-1]["answer"] == "error" and "no such file" in rows[-1]["error"]

@@ -1,8 +1,11 @@
 """`coverhunter identify FILE [--top K]`: which works is this recording a version of, and where.
 
-The command runs the project's `identify` pipeline in the Kedro project of the current folder
-(or a parent): the fine model and the gallery index come from the catalog, the recording's path
-and `--top` go in as runtime parameters, and the pipeline's result table is printed. Bad input
+The command runs the node of the project's `identify` pipeline in the Kedro project of the
+current folder (or a parent): the fine model, the gallery index, its re-rank sequences and its
+calibrated thresholds come from the catalog, `--top` goes in as a runtime parameter, and the
+decision ("a version of W" / "no known work", when thresholds were fitted) and the result table
+are printed. `coverhunter identify-batch FILES/FOLDERS/LIST.txt` answers many recordings in one
+process (the model and gallery loaded once), one line each, and writes CSV or JSON if asked. Bad input
 ends with exit code 2 and one line naming the file and what is wrong: missing, a folder, a
 symbolic link loop, unreadable, not audio, a recording ingest would set aside (silent, too short)
 or one without music (noise), no gallery index yet, or an index built by another model.
@@ -89,8 +92,33 @@ def _format_time(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
-def format_results(results: pd.DataFrame, path: Path) -> str:
-    """The identify table as text: rank, work, score, matching performance, where it matches.
+def _format_span(row: Any, start: str, end: str) -> str:
+    """`0:05.0-0:37.0` (start to end), or the start alone where the table has no end."""
+    if end not in row._fields:
+        return _format_time(getattr(row, start))
+    return f"{_format_time(getattr(row, start))}-{_format_time(getattr(row, end))}"
+
+
+def format_decision(decision: dict | None) -> str | None:
+    """One line: "A version of W" or "No known work", with the score against the threshold and
+    its false-accept rate; None when the index has no fitted thresholds."""
+    if not decision or decision.get("known") is None:
+        return None
+    rate = f"{100 * decision['far']:g}% false accepts"
+    if decision["known"]:
+        return (
+            f"A version of {decision['work_id']} (score {decision['score']:.3f} >= "
+            f"{decision['threshold']:.3f}, the threshold at {rate})."
+        )
+    return (
+        f"No known work (best score {decision['score']:.3f} < {decision['threshold']:.3f}, "
+        f"the threshold at {rate}; nearest {decision['work_id']})."
+    )
+
+
+def format_results(results: pd.DataFrame, path: Path, decision: dict | None = None) -> str:
+    """The identify table as text: the decision (when thresholds were fitted), then rank, work,
+    score, matching performance, and where they match (start-end in the query and in it).
 
     Each column is as wide as its longest value, so long ids never push the others out of line.
     """
@@ -102,8 +130,8 @@ def format_results(results: pd.DataFrame, path: Path) -> str:
             str(row.work_id),
             f"{row.score:.3f}",
             str(row.perf_id),
-            _format_time(row.query_start_s),
-            _format_time(row.match_start_s),
+            _format_span(row, "query_start_s", "query_end_s"),
+            _format_span(row, "match_start_s", "match_end_s"),
         )
         for row in results.itertuples(index=False)
     ]
@@ -117,7 +145,9 @@ def format_results(results: pd.DataFrame, path: Path) -> str:
             for cell, width, is_left in zip(cells, widths, left, strict=True)
         ).rstrip()
 
-    return "\n".join([f"Works most likely covered by {path}:", line(header), *map(line, rows)])
+    said = format_decision(decision)
+    table = [f"Works most likely covered by {path}:", line(header), *map(line, rows)]
+    return "\n".join([said, *table] if said else table)
 
 
 @contextlib.contextmanager
@@ -164,38 +194,83 @@ def _project_catalog(project: Path, params: dict):
     return context.catalog
 
 
-def _identify_with_catalog(catalog, collection: str | None, model_collection: str | None):
-    from kedro.io import DatasetError
-    from kedro.runner import SequentialRunner
+class _Identifier:
+    """The identify pipeline's node with its inputs loaded once from the catalog: call it with a
+    path, get (results, decision). A batch of recordings loads the model and the gallery once."""
 
-    from coverhunter.audio.io import AudioDecodeError
-    from coverhunter.pipelines.inference.pipeline import create_identify_pipeline
-    from coverhunter.retrieval.gallery import ModelIndexMismatchError
-    from coverhunter.serving.query import QueryRejected
+    def __init__(self, catalog, collection: str | None, model_collection: str | None):
+        from kedro.io import DatasetError
 
-    missing = [n for n in ("gallery_index", "gallery_index_info") if not catalog.exists(n)]
-    if missing:
-        raise CommandError(
-            f"no gallery index for collection {collection or 'default'!r} "
-            f"(missing: {', '.join(missing)}); run `kedro run` first (or "
-            "`kedro run --pipelines indexing` once a fine model exists)"
-        )
-    if not catalog.exists("trained_fine_model"):
-        raise CommandError(
-            f"no fine model for model collection {model_collection or 'default'!r}; "
-            "run `kedro run` first"
-        )
-    try:
-        outputs = SequentialRunner().run(create_identify_pipeline(), catalog)
-    except AudioDecodeError as error:
-        raise CommandError(f"cannot read {error.path}: {error.reason}") from error
-    except QueryRejected as error:
-        raise CommandError(f"{error.path}: {error.reason}; not a recording to identify") from error
-    except ModelIndexMismatchError as error:
-        raise CommandError(str(error)) from error
-    except DatasetError as error:
-        raise CommandError(f"cannot load the model or the gallery: {error}") from error
-    return outputs["identify_results"].load()
+        from coverhunter.pipelines.inference.pipeline import create_identify_pipeline
+
+        self._collection = collection
+        (self._node,) = create_identify_pipeline().nodes
+        missing = [
+            n
+            for n in ("gallery_index", "gallery_index_info", "gallery_sequences")
+            if not catalog.exists(n)
+        ]
+        if missing:
+            raise CommandError(
+                f"no gallery index for collection {collection or 'default'!r} "
+                f"(missing: {', '.join(missing)}); run `kedro run` first (or "
+                "`kedro run --pipelines indexing` once a fine model exists)"
+            )
+        if not catalog.exists("trained_fine_model"):
+            raise CommandError(
+                f"no fine model for model collection {model_collection or 'default'!r}; "
+                "run `kedro run` first"
+            )
+        self._inputs = {}
+        try:
+            for name in self._node.inputs:
+                if name == "decision_calibration" and not catalog.exists(name):
+                    self._inputs[name] = None  # an index evaluated before calibration existed
+                else:
+                    self._inputs[name] = catalog.load(name)
+        except DatasetError as error:
+            raise CommandError(f"cannot load the model or the gallery: {error}") from error
+
+    def __call__(self, path: Path) -> tuple[pd.DataFrame, dict]:
+        from coverhunter.audio.io import AudioDecodeError
+        from coverhunter.retrieval.gallery import ModelIndexMismatchError
+        from coverhunter.serving.query import QueryRejected
+
+        inputs = dict(self._inputs)
+        inputs["params:identify"] = {**inputs["params:identify"], "path": str(path)}
+        try:
+            return self._node.func(*(inputs[name] for name in self._node.inputs))
+        except AudioDecodeError as error:
+            raise CommandError(f"cannot read {error.path}: {error.reason}") from error
+        except QueryRejected as error:
+            raise CommandError(
+                f"{error.path}: {error.reason}; not a recording to identify"
+            ) from error
+        except ModelIndexMismatchError as error:
+            raise CommandError(str(error)) from error
+
+
+def _identifier(
+    project: Path,
+    top: int,
+    collection: str | None,
+    model_collection: str | None,
+    precision: str | None = None,
+    device: str | None = None,
+) -> _Identifier:
+    """The identify node on the catalog of `project`, inputs loaded (see `_Identifier`)."""
+    params: dict = {"identify": {"top": top}}
+    if precision:
+        params["identify"]["precision"] = precision
+    if device:
+        params["device"] = device
+    if collection:
+        params["collection"] = collection
+    if model_collection:
+        params["model_collection"] = model_collection
+    # Imported here: importing Kedro configures (and logs) its logging.
+    catalog = _project_catalog(project, params)
+    return _Identifier(catalog, collection, model_collection)
 
 
 def _run_identify(
@@ -207,21 +282,11 @@ def _run_identify(
     quiet: bool,
     precision: str | None = None,
     device: str | None = None,
-) -> pd.DataFrame:
-    """Run the `identify` pipeline on the catalog of `project`; its result table."""
-    params: dict = {"identify": {"path": str(path), "top": top}}
-    if precision:
-        params["identify"]["precision"] = precision
-    if device:
-        params["device"] = device
-    if collection:
-        params["collection"] = collection
-    if model_collection:
-        params["model_collection"] = model_collection
+) -> tuple[pd.DataFrame, dict]:
+    """Run the `identify` node on the catalog of `project`: its result table and decision."""
     with _quiet_logging(quiet):
-        # Imported here: importing Kedro configures (and logs) its logging.
-        catalog = _project_catalog(project, params)
-        return _identify_with_catalog(catalog, collection, model_collection)
+        identifier = _identifier(project, top, collection, model_collection, precision, device)
+        return identifier(path)
 
 
 @click.command(help="List the works a recording is most likely a version of, and where it matches.")
@@ -237,10 +302,11 @@ def _run_identify(
 )
 @click.option(
     "--precision",
-    type=click.Choice(["float32", "bfloat16", "int8"]),
+    type=click.Choice(["auto", "float32", "bfloat16", "int8"]),
     default=None,
-    help="Query embedding precision (default: identify.precision, float32). bfloat16 is about "
-    "2x faster on CPUs with AVX512-BF16 (benchmarks/README.md) and emulated, slow, elsewhere.",
+    help="Query embedding precision (default: identify.precision, auto: what this machine runs "
+    "fast). bfloat16 is about 2x faster on CPUs with AVX512-BF16 (benchmarks/README.md) and "
+    "emulated, slow, elsewhere.",
 )
 @click.option(
     "--device",
@@ -262,7 +328,7 @@ def identify(
     if device is not None:
         _check_device(device)
     project = _find_project(Path.cwd())
-    results = _run_identify(
+    results, decision = _run_identify(
         project,
         path,
         top,
@@ -272,7 +338,125 @@ def identify(
         precision=precision,
         device=device,
     )
-    click.echo(format_results(results, file))
+    click.echo(format_results(results, file, decision))
+
+
+def _batch_paths(sources: Sequence[Path]) -> list[Path]:
+    """The recordings named by `sources`: audio files as given, a folder's audio files (sorted,
+    not recursive), or a `.txt` list (one path a line, relative to the list; `#` comments)."""
+    from coverhunter.audio.io import AUDIO_EXTENSIONS
+
+    paths: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            found = sorted(
+                p for p in source.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+            )
+            if not found:
+                raise CommandError(f"{source}: a folder without audio files")
+            paths.extend(found)
+        elif source.suffix.lower() == ".txt" and source.is_file():
+            for line in source.read_text().splitlines():
+                if entry := line.split("#", 1)[0].strip():
+                    paths.append((source.parent / entry).expanduser())
+        else:
+            paths.append(source)
+    if not paths:
+        raise CommandError("no recordings to identify")
+    return paths
+
+
+def _batch_row(path: Path, identifier: _Identifier) -> dict:
+    """One recording's answer as a flat row (an error is the row's `error`, not the batch's)."""
+    import time
+
+    started = time.perf_counter()
+    row: dict = {"file": str(path)}
+    try:
+        results, decision = identifier(_query_path(path))
+    except CommandError as error:
+        return {**row, "answer": "error", "error": error.message}
+    best = results.iloc[0] if len(results) else None
+    known = decision.get("known")
+    answer = (
+        "no known work" if known is False else (str(best.work_id) if best is not None else "none")
+    )
+    row.update(
+        answer=answer,
+        work_id=None if best is None else str(best.work_id),
+        score=None if best is None else round(float(best.score), 4),
+        threshold=decision.get("threshold"),
+        perf_id=None if best is None else str(best.perf_id),
+        query_start_s=None if best is None else float(best.query_start_s),
+        query_end_s=None if best is None else float(best.query_end_s),
+        match_start_s=None if best is None else float(best.match_start_s),
+        match_end_s=None if best is None else float(best.match_end_s),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return row
+
+
+def format_batch(rows: Sequence[dict]) -> str:
+    """The batch's answers: one line a recording (file, answer, score, where it matches)."""
+    lines = []
+    for row in rows:
+        if row["answer"] == "error":
+            lines.append(f"{row['file']}  error: {row['error']}")
+            continue
+        where = ""
+        if row.get("perf_id"):
+            where = (
+                f"  {row['perf_id']}  query {_format_time(row['query_start_s'])}-"
+                f"{_format_time(row['query_end_s'])}  match {_format_time(row['match_start_s'])}"
+                f"-{_format_time(row['match_end_s'])}"
+            )
+        lines.append(f"{row['file']}  {row['answer']}  {row['score']:.3f}{where}")
+    return "\n".join(lines)
+
+
+@click.command(
+    name="identify-batch",
+    help="Identify many recordings in one process (files, folders, or .txt lists of paths): "
+    "the model and the gallery are loaded once.",
+)
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--collection", default=None, help="The gallery's collection (default: default).")
+@click.option("--model-collection", default=None, help="The fine model's training collection.")
+@click.option(
+    "--precision", type=click.Choice(["auto", "float32", "bfloat16", "int8"]), default=None
+)
+@click.option("--device", default=None, help="auto, cpu, cuda[:N] or mps.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Also write a CSV.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the log.")
+def identify_batch(
+    sources: Sequence[Path],
+    top: int,
+    collection: str | None,
+    model_collection: str | None,
+    precision: str | None,
+    device: str | None,
+    csv_path: Path | None,
+    json_path: Path | None,
+    verbose: bool,
+) -> None:
+    import json
+
+    paths = _batch_paths(sources)
+    if device is not None:
+        _check_device(device)
+    project = _find_project(Path.cwd())
+    with _quiet_logging(not verbose):
+        identifier = _identifier(project, top, collection, model_collection, precision, device)
+        rows = [_batch_row(path, identifier) for path in paths]
+    click.echo(format_batch(rows))
+    if csv_path is not None:
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(csv_path, index=False)
+    if json_path is not None:
+        json_path.write_text(json.dumps(rows, indent=2))
 
 
 class RunStopped(click.ClickException):
@@ -341,9 +525,11 @@ class _KedroCommands(click.Group):
 # `kedro identify ...` and `kedro run ...`: Kedro loads the project's `cli` group.
 cli = _KedroCommands(name="coverhunter", help="CoverHunter cover song identification.")
 cli.add_command(identify)
+cli.add_command(identify_batch)
 # `coverhunter identify ...`: the console script.
 commands = click.Group(name="coverhunter", help="CoverHunter cover song identification.")
 commands.add_command(identify)
+commands.add_command(identify_batch)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

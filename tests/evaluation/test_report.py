@@ -18,8 +18,19 @@ def test_metric_names_are_mlflow_safe():
 
 
 def test_results_table_has_one_aligned_line_per_model():
-    lines = results_table({"untrained": ROW, "fine": {**ROW, "mAP": 0.875}}).splitlines()
-    assert lines[0].split() == ["model", "mAP", "MR1", "hit@1", "P@10", "queries"]
+    fine = {**ROW, "mAP": 0.875, "ci95": {"mAP": [0.75, 1.0]}}
+    lines = results_table({"untrained": ROW, "fine": fine}).splitlines()
+    assert lines[0].split() == [
+        "model",
+        "mAP",
+        "mAP",
+        "95%",
+        "CI",
+        "MR1",
+        "hit@1",
+        "P@10",
+        "queries",
+    ]
     assert lines[1].split() == ["untrained", "0.500", "1.25", "0.750", "0.125", "8"]
-    assert lines[2].split() == ["fine", "0.875", "1.25", "0.750", "0.125", "8"]
+    assert lines[2].split() == ["fine", "0.875", "0.750-1.000", "1.25", "0.750", "0.125", "8"]
     assert len({len(line) for line in lines}) == 1

@@ -41,15 +41,16 @@ class TrackSet:
 
 @dataclass(frozen=True)
 class EmbedSettings:
-    """How tracks are cut and embedded: `chunk_frames` per chunk (non-overlapping, tail kept, a
-    tail shorter than `min_tail_frames` dropped, see `chunk_starts`), `batch_size` chunks per
-    call, on `device` (where the embedder's model is)."""
+    """How tracks are cut and embedded: `chunk_frames` per chunk every `hop_frames` (default:
+    non-overlapping; tail kept, a tail shorter than `min_tail_frames` dropped, see
+    `chunk_starts`), `batch_size` chunks per call, on `device` (where the embedder's model is)."""
 
     chunk_frames: int
     frame_rate: float
     batch_size: int = 16
     device: str | torch.device = "cpu"
     min_tail_frames: int = 1
+    hop_frames: int | None = None
 
     @classmethod
     def from_seconds(
@@ -95,6 +96,7 @@ def embed_tracks(embed_fn: EmbedFn, tracks: TrackSet, settings: EmbedSettings) -
             settings.chunk_frames,
             settings.batch_size,
             settings.frame_rate,
+            hop_frames=settings.hop_frames,
             min_tail_frames=settings.min_tail_frames,
             device=settings.device,
         )
@@ -112,6 +114,14 @@ def embed_tracks(embed_fn: EmbedFn, tracks: TrackSet, settings: EmbedSettings) -
     chunk_track = torch.cat([s[1] for s in shares])
     starts_s = np.concatenate([s[2] for s in shares])
     return TrackEmbeddings(torch.nn.functional.normalize(chunks, dim=1), chunk_track, starts_s)
+
+
+def track_sequences(embeddings: TrackEmbeddings, n_tracks: int) -> list[torch.Tensor]:
+    """Each track's chunk embeddings `(T_i, D)` in time order, tracks in the set's order."""
+    order = np.lexsort((embeddings.chunk_starts_s, embeddings.chunk_track.numpy()))
+    track = embeddings.chunk_track[order]
+    counts = torch.bincount(track, minlength=n_tracks).tolist()
+    return list(torch.split(embeddings.chunks[torch.as_tensor(order)], counts))
 
 
 def all_against_all_distances(embeddings: TrackEmbeddings, n_tracks: int) -> torch.Tensor:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from coverhunter.evaluation.bootstrap import FIGURES, Bootstrap, intervals
+
 MIREX_KEYS = ("mAP", "MR1", "hit_rate", "P@10", "n_queries")
 
 
@@ -150,21 +152,22 @@ def per_query_metrics(
     )
 
 
-def summarize(metrics: QueryMetrics) -> dict[str, float | int]:
-    """The MIREX summary over the included queries: keys exactly `MIREX_KEYS`."""
+def summarize(metrics: QueryMetrics, bootstrap: Bootstrap | None = None) -> dict:
+    """The MIREX summary over the included queries: keys exactly `MIREX_KEYS`, then, when
+    `bootstrap` is given, `"ci95": {"mAP": [low, high], "MR1": .., "hit_rate": .., "P@10": ..}`
+    (bootstrap over the included queries, see evaluation/bootstrap.py)."""
     keep = ~metrics.excluded
     n = int(keep.sum())
     if n == 0:
         raise ValueError(
             f"no query has another version among the references ({metrics.n_excluded} excluded)"
         )
-    return {
-        "mAP": float(metrics.ap[keep].mean()),
-        "MR1": float(metrics.rank_first[keep].mean()),
-        "hit_rate": float(metrics.hit_at_1[keep].mean()),
-        "P@10": float(metrics.precision_at_10[keep].mean()),
-        "n_queries": n,
-    }
+    per_query = {key: getattr(metrics, field)[keep] for key, field in FIGURES.items()}
+    summary = {key: float(values.mean()) for key, values in per_query.items()}
+    summary["n_queries"] = n
+    if bootstrap is not None:
+        summary["ci95"] = intervals(per_query, bootstrap)
+    return summary
 
 
 def mirex_metrics(
@@ -174,8 +177,10 @@ def mirex_metrics(
     query_perf_ids: Sequence[str],
     ref_perf_ids: Sequence[str],
     max_elements: int = 2**24,
-) -> dict[str, float | int]:
-    """`{"mAP", "MR1", "hit_rate", "P@10", "n_queries"}` of a `(Q, R)` distance matrix.
+    bootstrap: Bootstrap | None = None,
+) -> dict:
+    """`{"mAP", "MR1", "hit_rate", "P@10", "n_queries"}` of a `(Q, R)` distance matrix, and
+    `"ci95"` when `bootstrap` is given (see `summarize`).
 
     Excluded queries (no other version among the references) are left out of every mean; their
     count is `per_query_metrics(...).n_excluded`.
@@ -189,4 +194,4 @@ def mirex_metrics(
         top_k=10,
         max_elements=max_elements,
     )
-    return summarize(metrics)
+    return summarize(metrics, bootstrap)

@@ -31,6 +31,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from coverhunter.evaluation.bootstrap import Bootstrap
 from coverhunter.evaluation.metrics import mirex_metrics
 
 # Essentia is imported by the functions that use it, never at module load: it is slow to import,
@@ -254,7 +255,8 @@ def _metrics_of_rows(
     work_ids: Sequence[str],
     perf_ids: Sequence[str],
     query_perf_ids: Sequence[str],
-) -> dict[str, float | int]:
+    bootstrap: Bootstrap | None = None,
+) -> dict:
     """MIREX metrics of `row_distances (Q, N)`: query q is performance `rows[q]` of `perf_ids`."""
     return mirex_metrics(
         row_distances,
@@ -262,6 +264,7 @@ def _metrics_of_rows(
         list(work_ids),
         list(query_perf_ids),
         list(perf_ids),
+        bootstrap=bootstrap,
     )
 
 
@@ -270,14 +273,16 @@ def metrics_on_queries(
     work_ids: Sequence[str],
     perf_ids: Sequence[str],
     query_perf_ids: Sequence[str],
-) -> dict[str, float | int]:
+    bootstrap: Bootstrap | None = None,
+) -> dict:
     """MIREX metrics of the rows `query_perf_ids` of an all-against-all `distances (N, N)`:
-    each chosen performance a query against every performance of `perf_ids`."""
+    each chosen performance a query against every performance of `perf_ids` (with `"ci95"`
+    when `bootstrap` is given)."""
     dist = torch.as_tensor(distances)
     assert dist.ndim == 2 and dist.shape[0] == dist.shape[1] == len(perf_ids), dist.shape
     rows = _query_rows(perf_ids, query_perf_ids)
     row_distances = dist[torch.as_tensor(rows, dtype=torch.long)]
-    return _metrics_of_rows(row_distances, rows, work_ids, perf_ids, query_perf_ids)
+    return _metrics_of_rows(row_distances, rows, work_ids, perf_ids, query_perf_ids, bootstrap)
 
 
 def score_qmax(
@@ -286,7 +291,8 @@ def score_qmax(
     work_ids: Sequence[str],
     query_perf_ids: Sequence[str],
     settings: QmaxSettings | None = None,
-) -> dict[str, float | int]:
+    bootstrap: Bootstrap | None = None,
+) -> dict:
     """Qmax's MIREX metrics, each query against every other performance of `perf_ids`, with
     `n_pairs` (pairs scored), `seconds_per_pair` (cross-similarity + Qmax) and `seconds_pairs`.
 
@@ -307,7 +313,7 @@ def score_qmax(
         skip=itself,
     )
     n_pairs = int((~itself).sum())
-    metrics = _metrics_of_rows(distances, rows, work_ids, perf_ids, query_perf_ids)
+    metrics = _metrics_of_rows(distances, rows, work_ids, perf_ids, query_perf_ids, bootstrap)
     return {
         **metrics,
         "n_pairs": n_pairs,

@@ -25,15 +25,24 @@ def metric_items(results: Mapping[str, Mapping[str, float | int]], prefix: str) 
     }
 
 
-def results_table(results: Mapping[str, Mapping[str, float | int]]) -> str:
-    """One line per model: mAP, MR1, hit rate, P@10, queries, aligned in columns."""
+def _interval(row: Mapping, key: str) -> str:
+    """`0.412-0.598`, the row's 95% interval of `key`, or blank where it has none."""
+    low, high = row.get("ci95", {}).get(key, (None, None))
+    return "" if low is None else f"{low:.3f}-{high:.3f}"
+
+
+def results_table(results: Mapping[str, Mapping]) -> str:
+    """One line per model: mAP, its 95% interval (when the row has `ci95`), MR1, hit rate,
+    P@10, queries, aligned in columns."""
     width = max([len("model"), *(len(model) for model in results)])
     lines = [
-        f"{'model':<{width}}  {'mAP':>6}  {'MR1':>7}  {'hit@1':>6}  {'P@10':>6}  {'queries':>7}"
+        f"{'model':<{width}}  {'mAP':>6}  {'mAP 95% CI':>11}  {'MR1':>7}  {'hit@1':>6}  "
+        f"{'P@10':>6}  {'queries':>7}"
     ]
     for model, row in results.items():
         lines.append(
-            f"{model:<{width}}  {row['mAP']:6.3f}  {row['MR1']:7.2f}  {row['hit_rate']:6.3f}  "
-            f"{row['P@10']:6.3f}  {int(row['n_queries']):7d}"
+            f"{model:<{width}}  {row['mAP']:6.3f}  {_interval(row, 'mAP'):>11}  "
+            f"{row['MR1']:7.2f}  {row['hit_rate']:6.3f}  {row['P@10']:6.3f}  "
+            f"{int(row['n_queries']):7d}"
         )
     return "\n".join(lines)

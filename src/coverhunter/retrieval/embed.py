@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from coverhunter.data.chunking import chunk_starts, cut_chunks
+from coverhunter.retrieval.precision import auto_precision
 from coverhunter.retrieval.quantize import autocast_embed, quantize_linear_int8
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 EmbedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 PRECISIONS = ("float32", "bfloat16", "int8")
+AUTO = "auto"  # what this machine runs fast (retrieval/precision.py)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def inference_embed_fn(
     Args:
         model: a CoverHunter (anything with `embed(cqt (B, T, F), lengths (B,)) -> (B, D)`);
             it is put in eval mode and, for float32 and bfloat16, moved to `device` when given.
-        precision: "float32"; "bfloat16" (autocast on the embedder's device: matrix products and
+        precision: "auto" (what the device runs fast: `auto_precision`); "float32";
+            "bfloat16" (autocast on the embedder's device: matrix products and
             convolutions in bfloat16, norms and the output in float32); "int8" (a CPU copy with
             int8 dynamic quantisation of every Linear; convolutions stay float32).
         device: where to embed (a resolved device, see `coverhunter.device.resolve_device`);
@@ -69,9 +72,12 @@ def inference_embed_fn(
     Example: `embedder = inference_embed_fn(model, "int8", "cuda")` gives `embedder.device ==
     cpu`; `embed_track_chunks(embedder, features, ...)` sends the chunks there.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; expected one of {PRECISIONS}")
+    if precision not in (*PRECISIONS, AUTO):
+        raise ValueError(f"precision={precision!r}; expected one of {(*PRECISIONS, AUTO)}")
     target = _model_device(model) if device is None else torch.device(device)
+    if precision == AUTO:
+        precision, why = auto_precision(target)
+        logger.info("precision auto: %s (%s)", precision, why)
     model.eval()
     if precision == "int8":
         if target.type != "cpu":

@@ -60,3 +60,49 @@ def rank_works(
     table["score"] = 1.0 - table.distance
     table["rank"] = np.arange(1, len(table) + 1)
     return table[WORK_COLUMNS]
+
+
+RERANKED_COLUMNS = [
+    "rank",
+    "work_id",
+    "score",
+    "embedding_score",
+    "alignment_score",
+    "perf_id",
+    "query_start_s",
+    "query_end_s",
+    "match_start_s",
+    "match_end_s",
+]
+
+
+def rank_works_reranked(
+    perf_ids: np.ndarray,
+    work_of: Mapping[str, str],
+    embedding_score: np.ndarray,
+    alignment_score: np.ndarray,
+    fused_score: np.ndarray,
+    segments: Mapping[str, np.ndarray],
+    top_works: int,
+) -> pd.DataFrame:
+    """The `top_works` works of one query after the re-rank, best fused score first (columns
+    `RERANKED_COLUMNS`): each work by its best-scoring shortlisted performance, with where the
+    two recordings match (`segments`: query_start_s, query_end_s, match_start_s, match_end_s).
+    Every argument but `work_of` is `(K,)`, one entry per shortlisted performance."""
+    if top_works < 1:
+        raise ValueError(f"top_works must be at least 1, got {top_works}")
+    table = pd.DataFrame(
+        {
+            "work_id": [work_of[p] for p in perf_ids.tolist()],
+            "score": np.asarray(fused_score, dtype=np.float64),
+            "embedding_score": np.asarray(embedding_score, dtype=np.float64),
+            "alignment_score": np.asarray(alignment_score, dtype=np.float64),
+            "perf_id": perf_ids.astype(str),
+            **{key: np.asarray(value, dtype=np.float64) for key, value in segments.items()},
+        }
+    )
+    # Stable sort: equal scores keep the first stage's order.
+    table = table.sort_values("score", ascending=False, kind="stable")
+    table = table.drop_duplicates("work_id", keep="first").head(top_works).reset_index(drop=True)
+    table["rank"] = np.arange(1, len(table) + 1)
+    return table[RERANKED_COLUMNS]

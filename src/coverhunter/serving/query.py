@@ -65,6 +65,7 @@ class QueryChunks:
     chunks: torch.Tensor  # (N, D) unit rows, on the CPU
     starts_s: np.ndarray  # (N,) start of each chunk in the recording, seconds
     duration_s: float
+    sequence: torch.Tensor | None = None  # (T, D) unit rows on the re-rank's hop, when asked
 
 
 def embed_audio_file(
@@ -78,6 +79,7 @@ def embed_audio_file(
     device: str | torch.device = "cpu",
     validation: ValidationConfig | None = None,
     min_tonality: float | None = None,
+    sequence_s: tuple[float, float] | None = None,
 ) -> QueryChunks:
     """Chunk embeddings of the recording at `path`.
 
@@ -90,6 +92,8 @@ def embed_audio_file(
         device: where the CQT runs, and a bare `embed_fn`.
         validation: ingest's checks (silence, minimum length, ...), applied when given.
         min_tonality: the least `tonality` (dB) of a recording that holds music, when given.
+        sequence_s: `(window_s, hop_s)`: also embed the recording as the re-rank's sequence
+            (`window_s` chunks every `hop_s`, as the gallery's `gallery_sequences`).
 
     Raises:
         AudioDecodeError: the file is missing, unreadable, or too short to embed.
@@ -119,10 +123,18 @@ def embed_audio_file(
         embed_fn, features, chunk_frames, batch_size, chunk_frames, min_tail_frames, device
     )
     starts = chunk_starts(features.shape[0], chunk_frames, chunk_frames, True, min_tail_frames)
+    sequence = None
+    if sequence_s is not None:
+        window_s, hop_s = sequence_s
+        window, window_tail = ChunkSettings(window_s, hop_s).frames(cqt.frame_rate, min_frames)
+        hop = round(hop_s * cqt.frame_rate)
+        steps = embed_track_chunks(embed_fn, features, window, batch_size, hop, window_tail, device)
+        sequence = torch.nn.functional.normalize(steps, dim=1)
     return QueryChunks(
         chunks=torch.nn.functional.normalize(chunks, dim=1),
         starts_s=starts.astype(np.float64) / cqt.frame_rate,
         duration_s=float(duration_s),
+        sequence=sequence,
     )
 
 

@@ -22,14 +22,24 @@ from coverhunter.audio.cqt import CQTConfig
 from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.data.feature_store import FeatureStore
 from coverhunter.device import resolve_device
+from coverhunter.evaluation.bootstrap import Bootstrap
 from coverhunter.evaluation.by_variation import map_by_variation
+from coverhunter.evaluation.calibration import best_fusion_weight, best_scores, fit_thresholds
 from coverhunter.evaluation.champion import (
     Promotion,
     decide_promotion,
     metric_tags,
     queries_fingerprint,
 )
-from coverhunter.evaluation.collection import EmbedSettings, TrackSet, embedder_distances
+from coverhunter.evaluation.collection import (
+    EmbedSettings,
+    TrackSet,
+    all_against_all_distances,
+    embed_tracks,
+    embedder_distances,
+    track_sequences,
+)
+from coverhunter.evaluation.match_location import match_location_report
 from coverhunter.evaluation.metrics import (
     MIREX_KEYS,
     QueryMetrics,
@@ -37,6 +47,7 @@ from coverhunter.evaluation.metrics import (
     per_query_metrics,
     summarize,
 )
+from coverhunter.evaluation.open_set import held_out_works, open_set_exclusion, open_set_report
 from coverhunter.evaluation.plots import distance_histograms, embedding_map
 from coverhunter.evaluation.qmax import (
     INSTALL_HINT,
@@ -52,14 +63,17 @@ from coverhunter.evaluation.report import metric_items, mlflow_metric_name, resu
 from coverhunter.model.baselines import ChromaBaseline
 from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.retrieval.chunk_table import embedding_matrix
+from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.gallery import ChunkSettings
 from coverhunter.retrieval.index import ChunkIndex
 from coverhunter.retrieval.index_distances import index_track_distances
+from coverhunter.retrieval.rerank import RerankSettings, rerank_matrix, sequences_from_table
 from coverhunter.serving.pyfunc import alias_version, log_and_register
 
 logger = logging.getLogger(__name__)
 
-MODEL_ORDER = ("untrained", "chroma_baseline", "pretrained", "coarse", "fine", "qmax")
+RERANKED = "fine+rerank"
+MODEL_ORDER = ("untrained", "chroma_baseline", "pretrained", "coarse", "fine", RERANKED, "qmax")
 # The block of `evaluation_metrics` with every model scored on Qmax's queries.
 SAME_QUERIES = "same_queries_as_qmax"
 # What the qmax row holds beside the MIREX metrics, logged as `eval/qmax/<key>`.
@@ -86,9 +100,19 @@ def _in_model_order(rows: dict) -> dict:
     return {name: rows[name] for name in MODEL_ORDER if name in rows}
 
 
-def _on_queries(distances, work_ids: list, perf_ids: list, queries: list) -> dict:
+def _bootstrap(evaluation: dict, seed: int) -> Bootstrap:
+    """The intervals' settings: `evaluation.bootstrap`, seeded by the run's seed (every row is
+    resampled alike, so rows on the same queries compare pairwise)."""
+    return Bootstrap(n_boot=evaluation["bootstrap"]["n_boot"], seed=seed)
+
+
+def _on_queries(
+    distances, work_ids: list, perf_ids: list, queries: list, bootstrap: Bootstrap
+) -> dict:
     """Metrics of the rows `queries` of all-against-all `distances`; empty when no queries."""
-    return metrics_on_queries(distances, work_ids, perf_ids, queries) if queries else {}
+    if not queries:
+        return {}
+    return metrics_on_queries(distances, work_ids, perf_ids, queries, bootstrap)
 
 
 def score_reference_models(
@@ -131,6 +155,7 @@ def score_reference_models(
     chunk_frames, min_tail_frames = ChunkSettings(
         indexing["chunk_s"], indexing["min_tail_s"]
     ).frames(cqt.frame_rate, min_frames)
+    bootstrap = _bootstrap(evaluation, seed)
     scores, on_qmax_queries = {}, {}
     for name, embedder in embedders.items():
         settings = EmbedSettings(
@@ -138,8 +163,10 @@ def score_reference_models(
         )
         distances = embedder_distances(embedder.embed, tracks, settings)
         work_ids = tracks.work_ids
-        scores[name] = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
-        on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries)
+        scores[name] = mirex_metrics(
+            distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap
+        )
+        on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
     return scores, {name: row for name, row in on_qmax_queries.items() if row}
 
 
@@ -149,9 +176,11 @@ def score_fine_model(
     gallery_index: ChunkIndex,
     qmax_queries: list,
     evaluation: dict,
-) -> tuple[dict, dict, QueryMetrics, pd.DataFrame, Figure]:
+    seed: int,
+) -> tuple[dict, dict, QueryMetrics, pd.DataFrame, Figure, torch.Tensor]:
     """The fine model's metrics (on every query, and on Qmax's queries: empty when none), its
-    per-query metrics, per-query rankings and distance histograms, via the index."""
+    per-query metrics, per-query rankings, distance histograms, and its `(N, N)` track distances
+    (the re-rank's first stage), via the index."""
     perf_ids = list(gallery_embeddings.perf_id)
     work_ids = list(gallery_embeddings.work_id)
     position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
@@ -166,8 +195,9 @@ def score_fine_model(
         batch_tracks=search["batch_tracks"],
     )
     per_query = per_query_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
-    metrics = summarize(per_query)
-    on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries)
+    bootstrap = _bootstrap(evaluation, seed)
+    metrics = summarize(per_query, bootstrap)
+    on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries, bootstrap)
     starts = gallery_chunks.start_s.to_numpy()
     index_starts = gallery_index.chunk_starts_s
     rankings = ranking_table(
@@ -189,7 +219,190 @@ def score_fine_model(
     histograms = distance_histograms(
         off_diagonal, works[:, None] == works[None, :], bins=evaluation["plots"]["histogram_bins"]
     )
-    return metrics, on_qmax_queries, per_query, rankings, histograms
+    return metrics, on_qmax_queries, per_query, rankings, histograms, found.distances
+
+
+def _embed_split(
+    fine_model: dict,
+    cqt_features: FeatureStore,
+    performances: pd.DataFrame,
+    rerank: RerankSettings,
+    indexing: dict,
+    feature_cqt: dict,
+    device: str,
+) -> tuple[torch.Tensor, list]:
+    """The fine model's first-stage `(N, N)` distances of `performances` (45 s chunks, as the
+    gallery) and their re-rank sequences."""
+    cqt = CQTConfig(**feature_cqt["cqt"])
+    target = resolve_device(device)
+    model = fine_model["model"].to(target).eval()
+    embed = inference_embed_fn(model, indexing["precision"], target)
+    tracks = TrackSet(
+        list(performances.perf_id), list(performances.work_id), cqt_features.float32()
+    )
+    chunk_frames, min_tail = ChunkSettings(indexing["chunk_s"], indexing["min_tail_s"]).frames(
+        cqt.frame_rate, model.min_frames
+    )
+    chunks = EmbedSettings(chunk_frames, cqt.frame_rate, indexing["batch_size"], target, min_tail)
+    window, window_tail = ChunkSettings(rerank.window_s, rerank.hop_s).frames(
+        cqt.frame_rate, model.min_frames
+    )
+    steps = EmbedSettings(
+        window,
+        cqt.frame_rate,
+        indexing["batch_size"],
+        target,
+        window_tail,
+        hop_frames=round(rerank.hop_s * cqt.frame_rate),
+    )
+    n = len(performances)
+    distances = all_against_all_distances(embed_tracks(embed, tracks, chunks), n)
+    return distances, track_sequences(embed_tracks(embed, tracks, steps), n)
+
+
+def calibrate_decision(
+    manifest: pd.DataFrame,
+    cqt_features: FeatureStore,
+    fine_model: dict,
+    evaluation: dict,
+    rerank: dict,
+    indexing: dict,
+    feature_cqt: dict,
+    device: str,
+) -> dict:
+    """The fusion weight and the decision thresholds, fitted on the validation works
+    (`evaluation.calibration`, see evaluation/calibration.py); stored beside the index. Without
+    two validation works of two versions each: the parameter's weight and no thresholds."""
+    settings = RerankSettings(**rerank)
+    calibration = evaluation["calibration"]
+    rows = manifest[manifest.split.isin(calibration["splits"])]
+    rows = rows[rows.perf_id.isin(set(cqt_features.table.perf_id))]
+    versions = rows.work_id.value_counts()
+    rows = rows[rows.work_id.isin(versions[versions > 1].index)].reset_index(drop=True)
+    if rows.work_id.nunique() < 2:
+        logger.warning(
+            "no calibration: splits %s hold fewer than two works with two versions; fusion weight "
+            "%.2f from the parameters, no decision thresholds",
+            calibration["splits"],
+            settings.fusion_weight,
+        )
+        return {"fusion_weight": settings.fusion_weight, "thresholds": {}, "n_queries": 0}
+    distances, sequences = _embed_split(
+        fine_model, cqt_features, rows, settings, indexing, feature_cqt, device
+    )
+    perf_ids, work_ids = list(rows.perf_id), list(rows.work_id)
+    itself = torch.eye(len(rows), dtype=torch.bool)
+    ranked = rerank_matrix(distances, sequences, sequences, settings, exclude=itself)
+    weight, map_by_weight = best_fusion_weight(
+        ranked, work_ids, perf_ids, calibration["fusion_weights"]
+    )
+    # An impostor: each query's best answer with its own work out of the gallery.
+    works = np.asarray(work_ids)
+    own_work = torch.as_tensor(works[:, None] == works[None, :])
+    impostor = rerank_matrix(distances, sequences, sequences, settings, exclude=own_work)
+    impostor_scores, _ = best_scores(impostor.distances(weight), own_work)
+    thresholds = fit_thresholds(impostor_scores, calibration["false_accept_rates"])
+    logger.info(
+        "calibration on %d %s performances: fusion weight %.2f (mAP by weight %s), thresholds %s",
+        len(rows),
+        "/".join(calibration["splits"]),
+        weight,
+        {w: round(m, 3) for w, m in map_by_weight.items()},
+        {name: round(t["threshold"], 4) for name, t in thresholds.items()},
+    )
+    return {
+        "fusion_weight": weight,
+        "map_by_fusion_weight": {f"{w:g}": m for w, m in map_by_weight.items()},
+        "thresholds": thresholds,
+        "n_queries": len(rows),
+        "splits": list(calibration["splits"]),
+    }
+
+
+def score_reranked(
+    fine_track_distances: torch.Tensor,
+    gallery_embeddings: pd.DataFrame,
+    gallery_sequences: pd.DataFrame,
+    fine_rankings: pd.DataFrame,
+    decision_calibration: dict,
+    qmax_queries: list,
+    manifest: pd.DataFrame,
+    evaluation: dict,
+    rerank: dict,
+    seed: int,
+) -> tuple[dict, dict, pd.DataFrame, dict]:
+    """The two-stage search on the gallery: the `fine+rerank` row (every query; Qmax's queries),
+    the rankings with where each shortlisted pair matches, and the two-stage report (match
+    location against `true_offset_s`; the open-set check at the calibrated thresholds)."""
+    settings = RerankSettings(**{**rerank, "fusion_weight": decision_calibration["fusion_weight"]})
+    bootstrap = _bootstrap(evaluation, seed)
+    perf_ids, work_ids = list(gallery_embeddings.perf_id), list(gallery_embeddings.work_id)
+    sequences = sequences_from_table(gallery_sequences, perf_ids)
+    itself = torch.eye(len(perf_ids), dtype=torch.bool)
+    ranked = rerank_matrix(fine_track_distances, sequences, sequences, settings, exclude=itself)
+    distances = ranked.distances(settings.fusion_weight)
+    metrics = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap)
+    on_qmax_queries = _on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
+
+    ids, works = np.asarray(perf_ids), np.asarray(work_ids)
+    candidates = ids[ranked.shortlist.numpy()]
+    same_work = works[ranked.shortlist.numpy()] == works[:, None]
+    truth = (
+        manifest.set_index("perf_id").true_offset_s.dropna().to_dict()
+        if "true_offset_s" in manifest.columns
+        else {}
+    )
+    location = match_location_report(
+        perf_ids, candidates, same_work, ranked.segments, truth, settings.hop_s
+    )
+    report = {"match_location": location}
+    if decision_calibration["thresholds"] and len(set(work_ids)) > 1:
+        held_out = held_out_works(work_ids, evaluation["open_set"]["held_out_fraction"], seed)
+        exclude = open_set_exclusion(work_ids, perf_ids, held_out)
+        open_ranked = rerank_matrix(fine_track_distances, sequences, sequences, settings, exclude)
+        report["open_set"] = open_set_report(
+            open_ranked.distances(settings.fusion_weight),
+            work_ids,
+            perf_ids,
+            held_out,
+            decision_calibration["thresholds"],
+            bootstrap,
+        )
+    rankings = _with_matches(fine_rankings, ranked, candidates, perf_ids, distances)
+    return metrics, on_qmax_queries, rankings, report
+
+
+def _with_matches(
+    rankings: pd.DataFrame, ranked, candidates: np.ndarray, perf_ids: list, distances
+) -> pd.DataFrame:
+    """`rankings` plus, for pairs in the shortlist, the final distance, the alignment score and
+    where the two match (query_match_start_s/_end_s, ref_match_start_s/_end_s; NaN elsewhere)."""
+    rows = {
+        (perf_ids[q], candidates[q, k]): (q, k)
+        for q in range(candidates.shape[0])
+        for k in range(candidates.shape[1])
+    }
+    where = [
+        rows.get(pair) for pair in zip(rankings.query_perf_id, rankings.ref_perf_id, strict=True)
+    ]
+    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
+    columns = {
+        "query_match_start_s": "query_start_s",
+        "query_match_end_s": "query_end_s",
+        "ref_match_start_s": "match_start_s",
+        "ref_match_end_s": "match_end_s",
+    }
+    out = rankings.copy()
+    out["reranked_distance"] = [
+        float(distances[position[q], position[r]]) if w is not None else np.nan
+        for w, q, r in zip(where, rankings.query_perf_id, rankings.ref_perf_id, strict=True)
+    ]
+    out["alignment_score"] = [
+        float(ranked.alignment_score[w]) if w is not None else np.nan for w in where
+    ]
+    for column, key in columns.items():
+        out[column] = [float(ranked.segments[key][w]) if w is not None else np.nan for w in where]
+    return out
 
 
 def report_variation_map(
@@ -207,6 +420,7 @@ def score_qmax_baseline(
     evaluation: dict,
     feature_cqt: dict,
     ingest: dict,
+    seed: int,
 ) -> dict:
     """The classical baseline's row: HPCP of every gallery performance from its audio (once
     each), then Qmax of each of `qmax_queries` against all others, timed. Empty when no queries."""
@@ -233,6 +447,7 @@ def score_qmax_baseline(
         list(gallery_embeddings.work_id),
         qmax_queries,
         QmaxSettings(**qmax["alignment"]),
+        _bootstrap(evaluation, seed),
     )
     row = {
         **row,
@@ -266,14 +481,18 @@ def report_metrics(
     qmax_scores: dict,
     reference_scores_on_qmax_queries: dict,
     fine_scores_on_qmax_queries: dict,
+    rerank_scores: dict,
+    rerank_scores_on_qmax_queries: dict,
+    two_stage_report: dict,
 ) -> tuple[dict, dict]:
     """-> (evaluation_metrics, the same as MLflow metrics `eval/<model>/<metric>`).
 
-    evaluation_metrics is `{model: row}` (the qmax row, when scored, also holds its timing),
-    plus `same_queries_as_qmax: {model: row}`, every model on Qmax's queries, logged as
-    `eval/same_queries_as_qmax/<model>/<metric>`.
+    evaluation_metrics is `{model: row}` (each row with `ci95`; the qmax row, when scored, also
+    holds its timing), plus `same_queries_as_qmax: {model: row}`, every model on Qmax's queries,
+    logged as `eval/same_queries_as_qmax/<model>/<metric>`, then the two-stage search's
+    `match_location` and, when thresholds were fitted, `open_set` (see score_reranked).
     """
-    results = {**reference_scores, "fine": fine_scores}
+    results = {**reference_scores, "fine": fine_scores, RERANKED: rerank_scores}
     if qmax_scores:
         results["qmax"] = qmax_scores
     results = _in_model_order(results)
@@ -282,9 +501,13 @@ def report_metrics(
         logger.info("  %s", line)
     metrics = metric_items(results, "eval")
     if qmax_scores:
-        same = {**reference_scores_on_qmax_queries, "fine": fine_scores_on_qmax_queries}
+        same = {
+            **reference_scores_on_qmax_queries,
+            "fine": fine_scores_on_qmax_queries,
+            RERANKED: rerank_scores_on_qmax_queries,
+        }
         same = _in_model_order(same)
-        same["qmax"] = {key: qmax_scores[key] for key in MIREX_KEYS}
+        same["qmax"] = {key: qmax_scores[key] for key in (*MIREX_KEYS, "ci95")}
         logger.info("the same %d queries as qmax:", qmax_scores["n_queries"])
         for line in results_table(same).splitlines():
             logger.info("  %s", line)
@@ -292,6 +515,20 @@ def report_metrics(
             metrics[mlflow_metric_name("eval", "qmax", key)] = float(qmax_scores[key])
         metrics.update(metric_items(same, mlflow_metric_name("eval", SAME_QUERIES)))
         results[SAME_QUERIES] = same
+    results.update(two_stage_report)
+    location = two_stage_report["match_location"]
+    if location["n_pairs"]:
+        logger.info(
+            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs",
+            location["hop_s"],
+            location["start_within_hop_share"],
+            location["n_pairs"],
+        )
+        metrics["eval/match_location/start_within_hop_share"] = location["start_within_hop_share"]
+    for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
+        for rate in ("false_accept", "true_accept"):
+            if row[rate]["share"] is not None:
+                metrics[mlflow_metric_name("eval", "open_set", name, rate)] = row[rate]["share"]
     history = {name: {"value": value, "step": 0} for name, value in metrics.items()}
     return results, history
 

@@ -27,6 +27,7 @@ from coverhunter.retrieval.gallery import (
     with_fingerprints,
 )
 from coverhunter.retrieval.index import ChunkIndex
+from coverhunter.retrieval.rerank import RerankSettings
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +89,53 @@ def embed_gallery(
     return table, track_embeddings(table)
 
 
+def embed_gallery_sequences(
+    gallery_embeddings: pd.DataFrame,
+    cqt_features: FeatureStore,
+    fine_model: dict,
+    rerank: dict,
+    indexing: dict,
+    feature_cqt: dict,
+    device: str,
+) -> pd.DataFrame:
+    """The gallery performances as sequences of `rerank.window_s` chunk embeddings every
+    `rerank.hop_s` (what the re-rank aligns; retrieval/rerank.py says why they are stored)."""
+    cqt = CQTConfig(**feature_cqt["cqt"])
+    settings = RerankSettings(**rerank)
+    target = resolve_device(device)
+    model = fine_model["model"].to(target).eval()
+    window, min_tail = ChunkSettings(settings.window_s, settings.hop_s).frames(
+        cqt.frame_rate, model.min_frames
+    )
+    return embed_chunk_table(
+        inference_embed_fn(model, indexing["precision"], target),
+        gallery_embeddings[["perf_id", "work_id"]],
+        cqt_features.float32(),
+        chunk_frames=window,
+        hop_frames=round(settings.hop_s * cqt.frame_rate),
+        frame_rate=cqt.frame_rate,
+        min_tail_frames=min_tail,
+        batch_size=indexing["batch_size"],
+        device=target,
+    )
+
+
 def build_gallery_index(
-    gallery_chunks: pd.DataFrame, fine_model: dict, indexing: dict, feature_cqt: dict
+    gallery_chunks: pd.DataFrame, fine_model: dict, indexing: dict, feature_cqt: dict, rerank: dict
 ) -> tuple[ChunkIndex, dict]:
-    """The faiss index of the gallery's chunks, and what built it (model fingerprint, settings)."""
+    """The faiss index of the gallery's chunks, and what built it (model fingerprint, settings,
+    and the re-rank sequences' window and hop)."""
     cqt = CQTConfig(**feature_cqt["cqt"])
     model = fine_model["model"]
     chunk_index = index_from_table(gallery_chunks, indexing["index"])
+    settings = RerankSettings(**rerank)
     info = index_info(
         chunk_index,
         model_fingerprint(model, model.config.to_dict()),
-        {**_settings(indexing, cqt), "index_type": indexing["index"]["type"]},
+        {
+            **_settings(indexing, cqt),
+            "index_type": indexing["index"]["type"],
+            "sequences": {"window_s": settings.window_s, "hop_s": settings.hop_s},
+        },
     )
     return chunk_index, info

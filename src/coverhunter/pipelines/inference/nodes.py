@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -14,7 +15,14 @@ from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.fingerprint import model_fingerprint
 from coverhunter.retrieval.gallery import ChunkSettings, check_index_info
 from coverhunter.retrieval.index import ChunkIndex, search_tracks
-from coverhunter.retrieval.works import rank_works
+from coverhunter.retrieval.rerank import (
+    RerankSettings,
+    align_candidates,
+    fuse,
+    segment_seconds,
+    sequences_from_table,
+)
+from coverhunter.retrieval.works import rank_works_reranked
 from coverhunter.serving.query import embed_audio_file
 
 logger = logging.getLogger(__name__)
@@ -31,24 +39,51 @@ def check_inference_target(ingest: dict, collection: str, model_collection: str)
     return ingest
 
 
+def _decision(results: pd.DataFrame, decision_calibration: dict | None, far: float) -> dict:
+    """ "a version of W" or "no known work": the best work's score against the threshold fitted
+    at false-accept rate `far` (evaluation/calibration.py); no threshold: no decision."""
+    fitted = (decision_calibration or {}).get("thresholds", {}).get(f"far_{far:g}")
+    best = results.iloc[0] if len(results) else None
+    decision = {
+        "far": far,
+        "threshold": None if fitted is None else fitted["threshold"],
+        "score": None if best is None else float(best.score),
+        "work_id": None if best is None else str(best.work_id),
+    }
+    if fitted is None or best is None:
+        return {**decision, "known": None}
+    return {**decision, "known": bool(best.score >= fitted["threshold"])}
+
+
 def identify_recording(
     identify: dict,
     fine_model: dict,
     gallery_index: ChunkIndex,
     gallery_index_info: dict,
     gallery_embeddings: pd.DataFrame,
+    gallery_sequences: pd.DataFrame,
+    decision_calibration: dict | None,
+    rerank: dict,
     device: str,
     ingest: dict,
-) -> pd.DataFrame:
-    """The works the recording at `identify.path` is most likely a version of, nearest first.
+) -> tuple[pd.DataFrame, dict]:
+    """The works the recording at `identify.path` is most likely a version of, best first, and
+    the decision: is it a version of the best one (`_decision`).
 
-    A recording that ingest would set aside (`ingest`'s silence and length limits) or that holds
-    no music (`identify.min_tonality_db`) is refused with the reason (`QueryRejected`).
+    Two stages (retrieval/rerank.py): the faiss shortlist of `rerank.k` performances, re-scored
+    by aligning the recording's sequence with theirs (window and hop from the index info, the
+    fusion weight from `decision_calibration`, else `rerank.fusion_weight`); each row says where
+    the two recordings match. A recording that ingest would set aside (`ingest`'s silence and
+    length limits) or that holds no music (`identify.min_tonality_db`) is refused with the
+    reason (`QueryRejected`).
     """
     if not identify.get("path"):
         raise ValueError("identify.path is not set: pass the audio file to identify")
     model = fine_model["model"]
     check_index_info(gallery_index_info, model_fingerprint(model, model.config.to_dict()))
+    sequences = gallery_index_info.get("sequences") or {}
+    weight = (decision_calibration or {}).get("fusion_weight", rerank["fusion_weight"])
+    settings = RerankSettings(**{**rerank, **sequences, "fusion_weight": weight})
     target = resolve_device(device)
     model = model.to(target).eval()
     with torch.inference_mode():
@@ -68,9 +103,25 @@ def identify_recording(
                 silence_peak_db=float(ingest["silence_peak_db"]),
             ),
             min_tonality=identify.get("min_tonality_db"),
+            sequence_s=(settings.window_s, settings.hop_s),
         )
-    hits = search_tracks(
-        gallery_index, query.chunks, k_tracks=len(gallery_embeddings), k_chunks=identify["k_chunks"]
+    (hits,) = search_tracks(
+        gallery_index, query.chunks, k_tracks=settings.k, k_chunks=identify["k_chunks"]
     )
+    shortlist = hits.perf_ids.astype(str)
+    wanted = gallery_sequences[gallery_sequences.perf_id.isin(set(shortlist))]
+    found = align_candidates(
+        query.sequence, sequences_from_table(wanted, list(shortlist)), settings.match_threshold
+    )
+    similarity = torch.as_tensor(1.0 - hits.distances.astype(np.float32))
     work_of = dict(zip(gallery_embeddings.perf_id, gallery_embeddings.work_id, strict=True))
-    return rank_works(hits[0], work_of, query.starts_s, identify["top"])
+    results = rank_works_reranked(
+        shortlist,
+        work_of,
+        similarity.numpy(),
+        found.score.numpy(),
+        fuse(similarity, found.score, settings.fusion_weight).numpy(),
+        segment_seconds(found, settings.hop_s, settings.window_s),
+        identify["top"],
+    )
+    return results, _decision(results, decision_calibration, identify["false_accept_rate"])
