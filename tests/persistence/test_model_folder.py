@@ -48,10 +48,14 @@ def test_the_training_stage_artifacts_downloaded_from_mlflow_load_with_the_datas
     tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)  # the run's artifact store lands here, not in the repository
+    # a Kedro session earlier in this process may have left its experiment in the environment
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     model = _model()
     try:
-        with mlflow.start_run() as run:
+        experiment = mlflow.create_experiment("model_folder")
+        with mlflow.start_run(experiment_id=experiment) as run:
             log_model_artifacts(model, LABELS, "coarse_model")
     finally:
         mlflow.set_tracking_uri(None)
