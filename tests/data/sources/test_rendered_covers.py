@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coverhunter.data.sources.render.arrangement import Band, arrange
 from coverhunter.data.sources.render.corpus_pieces import Candidate, Piece
 from coverhunter.data.sources.render.cover import (
     MELODY_CHANGES,
@@ -537,3 +538,21 @@ def test_without_variation_every_version_plays_the_work_as_written(tune):
         }
         assert cover.score.chords == work.piece.chords
         assert np.array_equal(cover.score.parts[0], work.piece.parts[0])
+
+
+@pytest.mark.parametrize("texture", [t for t in TEXTURES if t != "melody_only"])
+def test_an_excerpt_whose_melody_rests_throughout_still_gets_its_accompaniment(texture):
+    """A filler's excerpt can be bars of rests in the melody (the default run's render stopped
+    on one: the chords' register was the median of no notes)."""
+    chords, _ = _progression()
+    resting = np.zeros((0, 3))
+    piece = Piece(
+        name="test", composer="", parts=(resting,), chords=chords,
+        bar_offsets=np.arange(0.0, 16.0, 4.0), length_q=16.0, beat_q=1.0, beats_per_bar=4,
+        quarter_bpm=None, tonic=0, mode="major",
+    )  # fmt: skip
+    band = Band(ensemble="test", melody=0, inner=(48,), bass=32, drums=False)
+    voices = arrange(piece, band, "full", texture, 0.0, np.random.default_rng(0))
+    assert not any(len(v.notes) for v in voices if v.role == "melody")
+    accompaniment = np.concatenate([v.notes for v in voices if v.role != "melody"])
+    assert len(accompaniment) > 0 and accompaniment[:, 2].max() < 84  # under the usual melody

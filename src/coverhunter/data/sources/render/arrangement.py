@@ -57,6 +57,9 @@ _VELOCITY = {"melody": 100.0, "double": 72.0, "inner": 72.0, "bass": 84.0, "chor
 _LOWEST, _HIGHEST = 24, 103  # MIDI range the parts are folded into (C1 to G7)
 _DRUM_KICK, _DRUM_SNARE, _DRUM_HAT = 36, 38, 42  # General-MIDI percussion keys
 _CHORD_VOICING_SPREAD = 3  # semitones the chords' centre moves either way between versions
+# An excerpt whose melody rests throughout (a filler's bars of rests) still gets its chords,
+# around the melody's usual register
+_RESTING_MELODY_PITCH = 72
 _P_OPEN_VOICING = 0.3  # chance a version voices its chords open rather than close
 _P_KEEP_INNER = 0.5  # chance an inner voice stays in a `reduced` arrangement
 
@@ -172,7 +175,8 @@ def _melody_voices(
     voices = [(melody, band.melody, "melody")]
     # Chords an octave under the melody; the voicing (which chord note is on top) varies.
     spread = _CHORD_VOICING_SPREAD
-    centre = int(np.median(melody[:, 2])) - 12 + int(rng.integers(-spread, spread + 1))
+    sung = float(np.median(melody[:, 2])) if len(melody) else _RESTING_MELODY_PITCH
+    centre = int(sung) - 12 + int(rng.integers(-spread, spread + 1))
     open_voicing = bool(rng.random() < _P_OPEN_VOICING)
     metre = (piece.bar_offsets, piece.length_q, piece.beat_q, piece.beats_per_bar, piece.tonic)
     parts = accompany(piece.chords, texture, melody, *metre, centre, open_voicing)
