@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 
-from coverhunter.data.atomic import write_bytes_atomically
-from coverhunter.persistence.model_folder import CONFIG_FILE, WEIGHTS_FILE
+from coverhunter.persistence.model_folder import (
+    WEIGHTS_FILE,
+    load_model_folder,
+    save_model_folder,
+)
 
 CARD_FILE = "MODEL_CARD.md"
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "base"
@@ -29,21 +31,17 @@ def weights_sha256(folder: Path) -> str:
 
 
 def ship(source: Path, target: Path = SHIPPED, note: str = "") -> str:
-    """Copy the model in `source` to `target` (its weights and config; a card already there is
-    kept), recording the weights' sha256 and `source` in its metadata. Returns the sha256."""
+    """Copy the model in `source` to `target` in the one model folder format (a card already
+    there is kept), recording the weights' sha256 and `source` in its metadata. Returns the
+    sha256. Raises ModelFolderError naming `source` when it is not a whole, loadable model."""
     source, target = Path(source), Path(target)
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if not (source / name).is_file():
-            raise FileNotFoundError(f"{source} has no {name}: not a saved model folder")
-    document = json.loads((source / CONFIG_FILE).read_text())
-    sha = weights_sha256(source)
-    document.setdefault("metadata", {}).update(
-        {"weights_sha256": sha, "shipped_from": str(source), "note": note}
-    )
-    target.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomically(target / WEIGHTS_FILE, (source / WEIGHTS_FILE).read_bytes())
-    text = json.dumps(document, indent=2, sort_keys=True)
-    write_bytes_atomically(target / CONFIG_FILE, text.encode())
+    model, metadata = load_model_folder(source)
+    # the hash is of the weights as written here; the second save writes the same tensors,
+    # hence the same bytes, beside a config that now states their hash
+    save_model_folder(target, model, metadata)
+    sha = weights_sha256(target)
+    shipped = {**metadata, "weights_sha256": sha, "shipped_from": str(source), "note": note}
+    save_model_folder(target, model, shipped)
     return sha
 
 
