@@ -3,8 +3,9 @@
 The folder is the one model folder format (`model.safetensors` + `config.json`, see
 `persistence/model_folder.py`), so the catalog's `pretrained_model` reads it as it reads any model.
 `config.json`'s metadata gains `weights_sha256` and where the weights came from; the model card
-(`MODEL_CARD.md` beside them) states the same hash, and a test checks the two agree with the
-weights, so card and weights cannot drift apart.
+(`MODEL_CARD.md` beside them, its prose kept) gets the facts `serving/card.py` measures (the
+hash, the parameter count, the front end, the mAP on a small synthetic slice), and a test
+measures them again, so card and weights cannot drift apart.
 
     python -m coverhunter.serving.ship data/06_models/pretrain/coarse_model/<version>/coarse_model
 """
@@ -12,22 +13,12 @@ weights, so card and weights cannot drift apart.
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
-from coverhunter.persistence.model_folder import (
-    WEIGHTS_FILE,
-    load_model_folder,
-    save_model_folder,
-)
+from coverhunter.persistence.model_folder import load_model_folder, save_model_folder
+from coverhunter.serving.card import CARD_FILE, measured_facts, weights_sha256, with_facts
 
-CARD_FILE = "MODEL_CARD.md"
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "base"
-
-
-def weights_sha256(folder: Path) -> str:
-    """Hex sha256 of a model folder's weights file."""
-    return hashlib.sha256((Path(folder) / WEIGHTS_FILE).read_bytes()).hexdigest()
 
 
 def ship(source: Path, target: Path = SHIPPED, note: str = "") -> str:
@@ -45,6 +36,16 @@ def ship(source: Path, target: Path = SHIPPED, note: str = "") -> str:
     return sha
 
 
+def write_card_facts(folder: Path) -> dict:
+    """Measure the shipped folder's card facts and write them into its card (created when
+    absent, its prose kept when present). Returns the facts."""
+    facts = measured_facts(folder)
+    card = Path(folder) / CARD_FILE
+    text = card.read_text(encoding="utf-8") if card.exists() else "# Model card\n"
+    card.write_text(with_facts(text, facts), encoding="utf-8")
+    return facts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Ship a trained model folder as the package's.")
     parser.add_argument("source", type=Path, help="a saved model folder (model.safetensors)")
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="what this model is, for its metadata")
     args = parser.parse_args()
     print(ship(args.source, args.to, args.note))
+    for name, value in write_card_facts(args.to).items():
+        print(f"{name}: {value}")
 
 
 if __name__ == "__main__":
