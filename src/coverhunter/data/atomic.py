@@ -1,8 +1,9 @@
 """Atomic writes: a file or folder is replaced whole, or not at all.
 
 Whatever is written goes to a hidden sibling first (`.<name>.<pid>.partial`) and takes the final
-name with one `os.replace` once it is complete, so an interrupted run (a kill, a full disk, an
-exception) never leaves a truncated file for a later run to read as whole.
+name with one `os.replace` once it is complete (a file's bytes flushed to the disk first), so an
+interrupted run (a kill, a full disk, an exception, a power cut) never leaves a truncated file for
+a later run to read as whole.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def replaced_atomically(path: str | Path) -> Iterator[Path]:
     _remove(partial)  # left by an earlier process of this pid that was killed
     try:
         yield partial
+        if partial.is_file():
+            with open(partial, "rb") as handle:
+                os.fsync(handle.fileno())
         if partial.is_dir() and path.is_dir():
             shutil.rmtree(path)
         os.replace(partial, path)

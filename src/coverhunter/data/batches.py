@@ -38,9 +38,9 @@ logger = logging.getLogger(__name__)
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
-# The columns of the alignment stage's table this module reads (it also holds offset_s,
-# n_matches and similarity).
-ALIGNED_PAIR_COLUMNS = ("work_id", "perf_a", "perf_b", "start_a_s", "start_b_s")
+# The columns of the alignment stage's table (alignment/pairs.py, ALIGNED_PAIR_COLUMNS) that the
+# fine sampler reads; that table also holds offset_s, n_matches and similarity.
+PAIR_COLUMNS_READ = ("work_id", "perf_a", "perf_b", "start_a_s", "start_b_s")
 
 
 @dataclass
@@ -274,7 +274,7 @@ class FineBatchSource(_PlannedBatches):
     One length L per batch (uniform in frames over `[fine_min_s, fine_max_s]` with
     `multi_length`, else `fine_max_s`); a pair's two sides are both cut to
     `min(L, frames left in a, frames left in b)`, so they cover the same aligned stretch.
-    `aligned_pairs` is the alignment stage's table (`ALIGNED_PAIR_COLUMNS`); pairs whose
+    `aligned_pairs` is the alignment stage's table (at least `PAIR_COLUMNS_READ`); pairs whose
     performances are not both training items of that work are dropped (logged).
     `class_counts` counts pair sides (and, with `fallback_unaligned`, the coarse chunks of works
     without pairs); a work that can never be drawn counts 0.
@@ -318,7 +318,7 @@ class FineBatchSource(_PlannedBatches):
         self, aligned_pairs: pd.DataFrame, items: pd.DataFrame
     ) -> dict[int, list[tuple[str, int, str, int]]]:
         """label -> [(perf_a, start frame a, perf_b, start frame b)] of the usable pairs."""
-        missing = set(ALIGNED_PAIR_COLUMNS) - set(aligned_pairs.columns)
+        missing = set(PAIR_COLUMNS_READ) - set(aligned_pairs.columns)
         if missing:
             raise ValueError(f"aligned_pairs lacks columns {sorted(missing)}")
         work_of = dict(zip(items.perf_id.astype(str), items.work_id.astype(str), strict=True))

@@ -28,7 +28,6 @@ import fcntl
 import logging
 import os
 import secrets
-import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -36,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from coverhunter.data.atomic import replaced_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -308,12 +309,5 @@ class FeatureStoreWriter:
 
 
 def _write_parquet_atomically(table: pd.DataFrame, path: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        tmp = Path(handle.name)
-    try:
-        table.to_parquet(tmp, index=False)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replaced_atomically(path) as partial:
+        table.to_parquet(partial, index=False)

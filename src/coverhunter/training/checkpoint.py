@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from coverhunter.data.atomic import replaced_atomically
 from coverhunter.training.config import RESUME_INDEPENDENT_FIELDS, TrainingConfig
 
 __all__ = ["checkpoint_path", "load_checkpoint", "run_fingerprint", "save_checkpoint"]
@@ -51,11 +51,8 @@ def checkpoint_path(checkpoint_dir: Path, fingerprint: str) -> Path:
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     """Write atomically: a killed write never leaves a truncated checkpoint behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    torch.save(checkpoint, partial)
-    os.replace(partial, path)
+    with replaced_atomically(path) as partial:
+        torch.save(checkpoint, partial)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
