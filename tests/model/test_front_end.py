@@ -4,7 +4,7 @@ import torch
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
-from coverhunter.model.front_end import FLOOR_DB, ChromaLags, pool_frames
+from coverhunter.model.front_end import FLOOR_DB, ChromaLags, frame_chroma, pool_frames
 
 N_BINS = 96
 BASE_LAGS = (0, 5, 10, 15, 20, 30, 40, 60)  # conf/base's chroma_lags
@@ -161,3 +161,36 @@ def test_config_round_trips_and_rejects_unknown_front_ends():
         CoverHunterConfig(front_end="mfcc")
     with pytest.raises(ValueError, match="input_pool"):
         CoverHunterConfig(input_pool=0)
+
+
+def _two_notes(bass_class: int, melody_class: int) -> torch.Tensor:
+    """A (1, 10, 96) log-CQT: a loud bass note in octave 0, a softer melody note in octave 4."""
+    cqt = torch.full((1, 10, 96), FLOOR_DB)
+    cqt[..., bass_class] = 0.0
+    cqt[..., 4 * 12 + melody_class] = -6.0
+    return cqt
+
+
+def test_chroma_octaves_leave_the_bass_out_of_the_chroma():
+    cqt = _two_notes(bass_class=3, melody_class=7)
+    assert frame_chroma(cqt)[0, 0].argmax() == 3  # the bass dominates the whole fold
+    upper = frame_chroma(cqt, octaves=(2, 7))[0, 0]
+    assert upper.argmax() == 7 and upper[3] < 1e-3
+    # so the lags of a version with another bass under the same melody do not move
+    lags = ChromaLags((0, 5), octaves=(2, 7))
+    lengths = torch.tensor([10])
+    other_bass = lags(_two_notes(bass_class=10, melody_class=7), lengths)
+    assert torch.allclose(lags(cqt, lengths), other_bass)
+    assert not torch.allclose(
+        ChromaLags((0, 5))(cqt, lengths),
+        ChromaLags((0, 5))(_two_notes(bass_class=10, melody_class=7), lengths),
+    )
+
+
+def test_chroma_octaves_round_trip_and_a_range_outside_the_cqt_is_refused():
+    config = CoverHunterConfig(front_end="chroma_lags", chroma_octaves=[2, 7])
+    again = CoverHunterConfig(**config.to_dict())
+    assert again.chroma_octaves == (2, 7) and again == config
+    assert CoverHunter(again).front_end.octaves == (2, 7)
+    with pytest.raises(ValueError, match=r"chroma_octaves \[2, 9\] .* 8 octaves of 96"):
+        CoverHunterConfig(front_end="chroma_lags", chroma_octaves=(2, 9))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from coverhunter.model.front_end import frame_chroma
+from coverhunter.model.front_end import frame_chroma, octave_bins
 
 
 def _unit(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -52,8 +52,11 @@ class ChromaBaseline(nn.Module):
         pool_frames: int = 25,
         patch_steps: int = 8,
         eps: float = 1e-8,
+        octaves: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
+        octave_bins(n_bins, octaves)  # raises for a range outside the CQT
+        self.octaves = None if octaves is None else tuple(int(o) for o in octaves)
         if bins_per_octave != 12:
             raise ValueError(
                 f"bins_per_octave must be 12 (one bin a semitone), got {bins_per_octave}"
@@ -95,7 +98,7 @@ class ChromaBaseline(nn.Module):
         assert lengths.ndim == 1 and lengths.shape[0] == cqt.shape[0]
         if cqt.shape[2] != self.n_bins:
             raise ValueError(f"cqt has {cqt.shape[2]} bins, the baseline expects {self.n_bins}")
-        chroma = frame_chroma(cqt.float(), self.eps)  # (B, T, 12), each frame summing to 1
+        chroma = frame_chroma(cqt.float(), self.eps, self.octaves)  # (B, T, 12), frames sum to 1
         frame = torch.arange(cqt.shape[1], device=cqt.device)
         mask = (frame[None, :] < lengths[:, None].to(cqt.device)).float()[..., None]  # (B, T, 1)
         count = mask.sum(1).clamp(min=1)

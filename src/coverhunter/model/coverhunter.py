@@ -31,7 +31,7 @@ from coverhunter.model.conformer import (
     lengths_to_padding_mask,
     masked_batch_norm,
 )
-from coverhunter.model.front_end import FRONT_ENDS, ChromaLags, pool_frames
+from coverhunter.model.front_end import FRONT_ENDS, ChromaLags, octave_bins, pool_frames
 from coverhunter.model.pooling import POOLINGS, build_pooling
 
 __all__ = ["CoverHunter", "CoverHunterConfig", "CoverHunterOutput"]
@@ -52,6 +52,8 @@ class CoverHunterConfig:
     # (front_end.py), so no pitch-shift augmentation is needed to learn across keys.
     front_end: str = "cqt"
     chroma_lags: tuple[int, ...] = (0, 5, 10, 15, 20, 30, 40, 60)  # frames, for chroma_lags
+    # The CQT octaves [first, last) folded into the chroma_lags' chroma; None: all of them.
+    chroma_octaves: tuple[int, int] | None = None
     # Frames averaged into one before the network (1 = paper): the sequence the CPU pays for.
     input_pool: int = 1
     subsampling: int = 4
@@ -90,6 +92,9 @@ class CoverHunterConfig:
         check(self, "subsampling", power_of_two, "must be a power of two >= 2")
         check_choice(self, "front_end", FRONT_ENDS)
         self.chroma_lags = tuple(int(lag) for lag in self.chroma_lags)
+        if self.chroma_octaves is not None:
+            self.chroma_octaves = tuple(int(o) for o in self.chroma_octaves)
+            octave_bins(self.n_bins, self.chroma_octaves)  # raises for a range outside the CQT
         if self.front_end == "chroma_lags" and (self.n_bins % 12 or not self.chroma_lags):
             raise ValueError(
                 f"chroma_lags needs whole octaves of 12 bins (n_bins={self.n_bins}) and at "
@@ -115,7 +120,12 @@ class CoverHunterConfig:
 
     def to_dict(self) -> dict:
         """Plain dict, JSON-serialisable; ``CoverHunterConfig(**d)`` rebuilds it."""
-        return {**dataclasses.asdict(self), "chroma_lags": list(self.chroma_lags)}
+        octaves = None if self.chroma_octaves is None else list(self.chroma_octaves)
+        return {
+            **dataclasses.asdict(self),
+            "chroma_lags": list(self.chroma_lags),
+            "chroma_octaves": octaves,
+        }
 
 
 @dataclass
@@ -186,7 +196,9 @@ class CoverHunter(nn.Module):
         super().__init__()
         self.config = config
         self.front_end = (
-            ChromaLags(config.chroma_lags) if config.front_end == "chroma_lags" else None
+            ChromaLags(config.chroma_lags, octaves=config.chroma_octaves)
+            if config.front_end == "chroma_lags"
+            else None
         )
         self.input_norm = nn.BatchNorm1d(config.feature_dim)
         self.subsampling = _Conv2dSubsampling(

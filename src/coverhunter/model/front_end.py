@@ -24,19 +24,39 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FRONT_ENDS", "ChromaLags", "frame_chroma", "pool_frames"]
+__all__ = ["FRONT_ENDS", "ChromaLags", "frame_chroma", "octave_bins", "pool_frames"]
 
 FRONT_ENDS = ("cqt", "chroma_lags")
 PITCH_CLASSES = 12
 FLOOR_DB = -80.0
 
 
-def frame_chroma(cqt: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def octave_bins(n_bins: int, octaves: tuple[int, int] | None) -> slice:
+    """The CQT bins of the octaves `[first, last)` counted from the CQT's lowest (all: None).
+
+    Raises ValueError when the range is empty or outside the `n_bins // 12` octaves there are."""
+    if octaves is None:
+        return slice(0, n_bins)
+    first, last = (int(o) for o in octaves)
+    if not 0 <= first < last <= n_bins // PITCH_CLASSES:
+        raise ValueError(
+            f"chroma_octaves {[first, last]} must be a range [first, last) within the "
+            f"{n_bins // PITCH_CLASSES} octaves of {n_bins} CQT bins"
+        )
+    return slice(first * PITCH_CLASSES, last * PITCH_CLASSES)
+
+
+def frame_chroma(
+    cqt: torch.Tensor, eps: float = 1e-12, octaves: tuple[int, int] | None = None
+) -> torch.Tensor:
     """(B,T,F) log-CQT in dB (12 bins an octave) -> (B,T,12) chroma, each frame summing to 1.
 
-    dB back to amplitude, the octaves folded into 12 pitch classes, each frame scaled to sum 1 so
-    loudness drops out; `eps` guards silent frames.
+    dB back to amplitude, the `octaves` (`[first, last)` from the CQT's lowest; None: all) folded
+    into 12 pitch classes, each frame scaled to sum 1 so loudness drops out; `eps` guards silent
+    frames. Leaving the lowest octaves out leaves out the bass, which a cover re-draws with its
+    harmony while the melody stays (see `chroma_octaves` in conf/base).
     """
+    cqt = cqt[..., octave_bins(cqt.shape[-1], octaves)]
     batch, frames, _ = cqt.shape
     amplitude = torch.pow(10.0, cqt / 20.0)
     chroma = amplitude.reshape(batch, frames, -1, PITCH_CLASSES).sum(2)
@@ -60,8 +80,14 @@ class ChromaLags(nn.Module):
         True
     """
 
-    def __init__(self, lags: tuple[int, ...], bins_per_octave: int = PITCH_CLASSES) -> None:
+    def __init__(
+        self,
+        lags: tuple[int, ...],
+        bins_per_octave: int = PITCH_CLASSES,
+        octaves: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__()
+        self.octaves = None if octaves is None else tuple(int(o) for o in octaves)
         if bins_per_octave != PITCH_CLASSES:
             raise ValueError(f"chroma_lags needs 12 CQT bins per octave, got {bins_per_octave}")
         if not lags or min(lags) < 0:
@@ -80,7 +106,7 @@ class ChromaLags(nn.Module):
         # float32 whatever the autocast: products of chroma shares reach 1e-4, the dB floor
         with torch.autocast(device_type=cqt.device.type, enabled=False):
             real = (torch.arange(frames, device=cqt.device)[None, :] < lengths[:, None])[..., None]
-            chroma = frame_chroma(cqt.float().masked_fill(~real, FLOOR_DB))
+            chroma = frame_chroma(cqt.float().masked_fill(~real, FLOOR_DB), octaves=self.octaves)
             chroma = chroma * real  # padding is silence, for the lags that reach it
             # r_t^d[k] = sum_j c_{t+d}[j] c_t[(j - k) mod 12]: every lag and interval in one
             # batched product of (lags, 12) by (12, 12) per frame

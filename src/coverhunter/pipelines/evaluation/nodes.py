@@ -146,6 +146,7 @@ def score_reference_models(
             bins_per_octave=cqt.bins_per_octave,
             pool_frames=round(chroma["pool_s"] * cqt.frame_rate),
             patch_steps=chroma["patch_steps"],
+            octaves=chroma.get("octaves"),
         ).to(target),
         "coarse": coarse_model["model"].to(target).eval(),
     }
