@@ -16,7 +16,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from coverhunter.evaluation.bootstrap import Bootstrap
 from coverhunter.evaluation.metrics import mirex_metrics
+from coverhunter.evaluation.qmax import metrics_on_queries
 from coverhunter.retrieval.distances import track_distances
 from coverhunter.retrieval.embed import EmbedFn, embed_collection
 
@@ -168,3 +170,23 @@ def make_validator(tracks: TrackSet, settings: EmbedSettings) -> Callable[[torch
         return float(metrics["mAP"])
 
     return validate
+
+
+def score_embedders(
+    embedders: Mapping[str, Any],
+    tracks: TrackSet,
+    settings: EmbedSettings,
+    queries: Sequence[str],
+    bootstrap: Bootstrap | None = None,
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """MIREX metrics of each embedder (anything with `embed(cqt, lengths)`) on the track set,
+    with intervals when `bootstrap` is given, and on the rows `queries` (empty rows dropped,
+    all of them when there are no queries), by name."""
+    scores, on_queries = {}, {}
+    for name, embedder in embedders.items():
+        distances = embedder_distances(embedder.embed, tracks, settings)
+        ids, works = list(tracks.perf_ids), list(tracks.work_ids)
+        scores[name] = mirex_metrics(distances, works, works, ids, ids, bootstrap=bootstrap)
+        if queries:
+            on_queries[name] = metrics_on_queries(distances, works, ids, queries, bootstrap)
+    return scores, on_queries

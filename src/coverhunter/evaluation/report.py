@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
 from coverhunter.evaluation.metrics import MIREX_KEYS
+
+logger = logging.getLogger(__name__)
+
+RERANKED = "fine+rerank"
+MODEL_ORDER = ("untrained", "chroma_baseline", "pretrained", "coarse", "fine", RERANKED, "qmax")
+# The block of `evaluation_metrics` with every model scored on Qmax's queries.
+SAME_QUERIES = "same_queries_as_qmax"
+# What the qmax row holds beside the MIREX metrics, logged as `eval/qmax/<key>`.
+QMAX_TIMING = ("n_pairs", "seconds_per_pair", "seconds_pairs", "seconds_hpcp", "seconds_total")
 
 # MLflow metric names allow letters, digits, `_ - . / :` and spaces; "P@10" becomes "P_at_10".
 _NOT_ALLOWED = re.compile(r"[^\w\-./: ]")
@@ -46,3 +56,56 @@ def results_table(results: Mapping[str, Mapping]) -> str:
             f"{int(row['n_queries']):7d}"
         )
     return "\n".join(lines)
+
+
+def in_model_order(rows: Mapping[str, dict]) -> dict:
+    """`rows` by model, in `MODEL_ORDER` (models not in it are left out)."""
+    return {name: rows[name] for name in MODEL_ORDER if name in rows}
+
+
+def _log_table(title: str, rows: Mapping[str, Mapping]) -> None:
+    logger.info(title)
+    for line in results_table(rows).splitlines():  # one record a line: log handlers wrap
+        logger.info("  %s", line)
+
+
+def evaluation_results(
+    rows: Mapping[str, dict],
+    rows_on_qmax_queries: Mapping[str, dict],
+    qmax_row: Mapping,
+    two_stage_report: Mapping,
+) -> tuple[dict, dict[str, float]]:
+    """-> (evaluation_metrics, the same as flat MLflow metrics `eval/<model>/<metric>`).
+
+    evaluation_metrics is `{model: row}` in `MODEL_ORDER` (each row with `ci95`; the qmax row,
+    when scored, also holds its timing), plus `same_queries_as_qmax: {model: row}`, every model
+    on Qmax's queries, logged as `eval/same_queries_as_qmax/<model>/<metric>`, then the two-stage
+    search's `match_location` and, when thresholds were fitted, `open_set`. Both tables go to
+    the log.
+    """
+    results = in_model_order({**rows, **({"qmax": qmax_row} if qmax_row else {})})
+    _log_table("evaluation (MIREX protocol, every gallery performance a query):", results)
+    metrics = metric_items(results, "eval")
+    if qmax_row:
+        same = in_model_order(rows_on_qmax_queries)
+        same["qmax"] = {key: qmax_row[key] for key in (*MIREX_KEYS, "ci95")}
+        _log_table(f"the same {qmax_row['n_queries']} queries as qmax:", same)
+        for key in QMAX_TIMING:
+            metrics[mlflow_metric_name("eval", "qmax", key)] = float(qmax_row[key])
+        metrics.update(metric_items(same, mlflow_metric_name("eval", SAME_QUERIES)))
+        results[SAME_QUERIES] = same
+    results.update(two_stage_report)
+    location = two_stage_report["match_location"]
+    if location["n_pairs"]:
+        logger.info(
+            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs",
+            location["hop_s"],
+            location["start_within_hop_share"],
+            location["n_pairs"],
+        )
+        metrics["eval/match_location/start_within_hop_share"] = location["start_within_hop_share"]
+    for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
+        for rate in ("false_accept", "true_accept"):
+            if row[rate]["share"] is not None:
+                metrics[mlflow_metric_name("eval", "open_set", name, rate)] = row[rate]["share"]
+    return results, metrics

@@ -24,7 +24,6 @@ from coverhunter.data.feature_store import FeatureStore
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.bootstrap import Bootstrap
 from coverhunter.evaluation.by_variation import map_by_variation
-from coverhunter.evaluation.calibration import best_fusion_weight, best_scores, fit_thresholds
 from coverhunter.evaluation.champion import (
     Promotion,
     decide_promotion,
@@ -36,48 +35,31 @@ from coverhunter.evaluation.collection import (
     TrackSet,
     all_against_all_distances,
     embed_tracks,
-    embedder_distances,
+    score_embedders,
     track_sequences,
 )
-from coverhunter.evaluation.match_location import match_location_report
-from coverhunter.evaluation.metrics import (
-    MIREX_KEYS,
-    QueryMetrics,
-    mirex_metrics,
-    per_query_metrics,
-    summarize,
-)
-from coverhunter.evaluation.open_set import held_out_works, open_set_exclusion, open_set_report
-from coverhunter.evaluation.plots import distance_histograms, embedding_map
+from coverhunter.evaluation.index_scores import score_through_index
+from coverhunter.evaluation.metrics import QueryMetrics
+from coverhunter.evaluation.plots import embedding_map
 from coverhunter.evaluation.qmax import (
     INSTALL_HINT,
     QmaxSettings,
     essentia_available,
     hpcp_features,
-    metrics_on_queries,
     score_qmax,
     stratified_queries,
 )
-from coverhunter.evaluation.rankings import ranking_table
-from coverhunter.evaluation.report import metric_items, mlflow_metric_name, results_table
+from coverhunter.evaluation.report import RERANKED, evaluation_results
+from coverhunter.evaluation.two_stage import fit_decision, rankings_with_matches, score_two_stage
 from coverhunter.model.baselines import ChromaBaseline
 from coverhunter.model.coverhunter import CoverHunter
-from coverhunter.retrieval.chunk_table import embedding_matrix
 from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.gallery import ChunkSettings
 from coverhunter.retrieval.index import ChunkIndex
-from coverhunter.retrieval.index_distances import index_track_distances
-from coverhunter.retrieval.rerank import RerankSettings, rerank_matrix, sequences_from_table
+from coverhunter.retrieval.rerank import RerankSettings, sequences_from_table
 from coverhunter.serving.pyfunc import alias_version, log_and_register
 
 logger = logging.getLogger(__name__)
-
-RERANKED = "fine+rerank"
-MODEL_ORDER = ("untrained", "chroma_baseline", "pretrained", "coarse", "fine", RERANKED, "qmax")
-# The block of `evaluation_metrics` with every model scored on Qmax's queries.
-SAME_QUERIES = "same_queries_as_qmax"
-# What the qmax row holds beside the MIREX metrics, logged as `eval/qmax/<key>`.
-QMAX_TIMING = ("n_pairs", "seconds_per_pair", "seconds_pairs", "seconds_hpcp", "seconds_total")
 
 
 def choose_qmax_queries(gallery_embeddings: pd.DataFrame, evaluation: dict, seed: int) -> list:
@@ -95,24 +77,10 @@ def choose_qmax_queries(gallery_embeddings: pd.DataFrame, evaluation: dict, seed
     )
 
 
-def _in_model_order(rows: dict) -> dict:
-    """`rows` by model, in `MODEL_ORDER` (models not in it are left out)."""
-    return {name: rows[name] for name in MODEL_ORDER if name in rows}
-
-
 def _bootstrap(evaluation: dict, seed: int) -> Bootstrap:
     """The intervals' settings: `evaluation.bootstrap`, seeded by the run's seed (every row is
     resampled alike, so rows on the same queries compare pairwise)."""
     return Bootstrap(n_boot=evaluation["bootstrap"]["n_boot"], seed=seed)
-
-
-def _on_queries(
-    distances, work_ids: list, perf_ids: list, queries: list, bootstrap: Bootstrap
-) -> dict:
-    """Metrics of the rows `queries` of all-against-all `distances`; empty when no queries."""
-    if not queries:
-        return {}
-    return metrics_on_queries(distances, work_ids, perf_ids, queries, bootstrap)
 
 
 def score_reference_models(
@@ -156,19 +124,10 @@ def score_reference_models(
     chunk_frames, min_tail_frames = ChunkSettings(
         indexing["chunk_s"], indexing["min_tail_s"]
     ).frames(cqt.frame_rate, min_frames)
-    bootstrap = _bootstrap(evaluation, seed)
-    scores, on_qmax_queries = {}, {}
-    for name, embedder in embedders.items():
-        settings = EmbedSettings(
-            chunk_frames, cqt.frame_rate, indexing["batch_size"], target, min_tail_frames
-        )
-        distances = embedder_distances(embedder.embed, tracks, settings)
-        work_ids = tracks.work_ids
-        scores[name] = mirex_metrics(
-            distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap
-        )
-        on_qmax_queries[name] = _on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
-    return scores, {name: row for name, row in on_qmax_queries.items() if row}
+    settings = EmbedSettings(
+        chunk_frames, cqt.frame_rate, indexing["batch_size"], target, min_tail_frames
+    )
+    return score_embedders(embedders, tracks, settings, qmax_queries, _bootstrap(evaluation, seed))
 
 
 def score_fine_model(
@@ -181,46 +140,26 @@ def score_fine_model(
 ) -> tuple[dict, dict, QueryMetrics, pd.DataFrame, Figure, torch.Tensor]:
     """The fine model's metrics (on every query, and on Qmax's queries: empty when none), its
     per-query metrics, per-query rankings, distance histograms, and its `(N, N)` track distances
-    (the re-rank's first stage), via the index."""
-    perf_ids = list(gallery_embeddings.perf_id)
-    work_ids = list(gallery_embeddings.work_id)
-    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
-    search = evaluation["search"]
-    found = index_track_distances(
+    (the re-rank's first stage), via the index (evaluation/index_scores.py)."""
+    scores = score_through_index(
         gallery_index,
-        embedding_matrix(gallery_chunks),
-        gallery_chunks.perf_id.map(position).to_numpy(),
-        len(perf_ids),
-        perf_ids,
-        k_chunks=search["k_chunks"],
-        batch_tracks=search["batch_tracks"],
+        gallery_chunks,
+        list(gallery_embeddings.perf_id),
+        list(gallery_embeddings.work_id),
+        qmax_queries,
+        evaluation["search"],
+        evaluation["rankings_top_n"],
+        evaluation["plots"]["histogram_bins"],
+        _bootstrap(evaluation, seed),
     )
-    per_query = per_query_metrics(found.distances, work_ids, work_ids, perf_ids, perf_ids)
-    bootstrap = _bootstrap(evaluation, seed)
-    metrics = summarize(per_query, bootstrap)
-    on_qmax_queries = _on_queries(found.distances, work_ids, perf_ids, qmax_queries, bootstrap)
-    starts = gallery_chunks.start_s.to_numpy()
-    index_starts = gallery_index.chunk_starts_s
-    rankings = ranking_table(
-        found.distances,
-        perf_ids,
-        work_ids,
-        perf_ids,
-        work_ids,
-        top_n=evaluation["rankings_top_n"],
-        extra={
-            "query_start_s": np.where(found.query_chunk >= 0, starts[found.query_chunk], np.nan),
-            "ref_start_s": np.where(
-                found.gallery_chunk >= 0, index_starts[found.gallery_chunk], np.nan
-            ),
-        },
+    return (
+        scores.metrics,
+        scores.on_qmax_queries,
+        scores.per_query,
+        scores.rankings,
+        scores.histograms,
+        scores.distances,
     )
-    works = np.asarray(work_ids)
-    off_diagonal = found.distances.clone().fill_diagonal_(float("inf"))
-    histograms = distance_histograms(
-        off_diagonal, works[:, None] == works[None, :], bins=evaluation["plots"]["histogram_bins"]
-    )
-    return metrics, on_qmax_queries, per_query, rankings, histograms, found.distances
 
 
 def _embed_split(
@@ -291,18 +230,15 @@ def calibrate_decision(
     distances, sequences = _embed_split(
         fine_model, cqt_features, rows, settings, indexing, feature_cqt, device
     )
-    perf_ids, work_ids = list(rows.perf_id), list(rows.work_id)
-    itself = torch.eye(len(rows), dtype=torch.bool)
-    ranked = rerank_matrix(distances, sequences, sequences, settings, exclude=itself)
-    weight, map_by_weight = best_fusion_weight(
-        ranked, work_ids, perf_ids, calibration["fusion_weights"]
+    weight, map_by_weight, thresholds = fit_decision(
+        distances,
+        sequences,
+        list(rows.work_id),
+        list(rows.perf_id),
+        settings,
+        calibration["fusion_weights"],
+        calibration["false_accept_rates"],
     )
-    # An impostor: each query's best answer with its own work out of the gallery.
-    works = np.asarray(work_ids)
-    own_work = torch.as_tensor(works[:, None] == works[None, :])
-    impostor = rerank_matrix(distances, sequences, sequences, settings, exclude=own_work)
-    impostor_scores, _ = best_scores(impostor.distances(weight), own_work)
-    thresholds = fit_thresholds(impostor_scores, calibration["false_accept_rates"])
     logger.info(
         "calibration on %d %s performances: fusion weight %.2f (mAP by weight %s), thresholds %s",
         len(rows),
@@ -332,78 +268,32 @@ def score_reranked(
     rerank: dict,
     seed: int,
 ) -> tuple[dict, dict, pd.DataFrame, dict]:
-    """The two-stage search on the gallery: the `fine+rerank` row (every query; Qmax's queries),
-    the rankings with where each shortlisted pair matches, and the two-stage report (match
-    location against `true_offset_s`; the open-set check at the calibrated thresholds)."""
+    """The two-stage search on the gallery (evaluation/two_stage.py): the `fine+rerank` row
+    (every query; Qmax's queries), the rankings with where each shortlisted pair matches, and
+    the two-stage report (match location against `true_offset_s`; the open-set check at the
+    calibrated thresholds)."""
     settings = RerankSettings(**{**rerank, "fusion_weight": decision_calibration["fusion_weight"]})
-    bootstrap = _bootstrap(evaluation, seed)
     perf_ids, work_ids = list(gallery_embeddings.perf_id), list(gallery_embeddings.work_id)
-    sequences = sequences_from_table(gallery_sequences, perf_ids)
-    itself = torch.eye(len(perf_ids), dtype=torch.bool)
-    ranked = rerank_matrix(fine_track_distances, sequences, sequences, settings, exclude=itself)
-    distances = ranked.distances(settings.fusion_weight)
-    metrics = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap)
-    on_qmax_queries = _on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
-
-    ids, works = np.asarray(perf_ids), np.asarray(work_ids)
-    candidates = ids[ranked.shortlist.numpy()]
-    same_work = works[ranked.shortlist.numpy()] == works[:, None]
     truth = (
         manifest.set_index("perf_id").true_offset_s.dropna().to_dict()
         if "true_offset_s" in manifest.columns
         else {}
     )
-    location = match_location_report(
-        perf_ids, candidates, same_work, ranked.segments, truth, settings.hop_s
+    scores = score_two_stage(
+        fine_track_distances,
+        sequences_from_table(gallery_sequences, perf_ids),
+        work_ids,
+        perf_ids,
+        settings,
+        decision_calibration["thresholds"],
+        truth,
+        qmax_queries,
+        evaluation["open_set"]["held_out_fraction"],
+        _bootstrap(evaluation, seed),
+        seed,
     )
-    report = {"match_location": location}
-    if decision_calibration["thresholds"] and len(set(work_ids)) > 1:
-        held_out = held_out_works(work_ids, evaluation["open_set"]["held_out_fraction"], seed)
-        exclude = open_set_exclusion(work_ids, perf_ids, held_out)
-        open_ranked = rerank_matrix(fine_track_distances, sequences, sequences, settings, exclude)
-        report["open_set"] = open_set_report(
-            open_ranked.distances(settings.fusion_weight),
-            work_ids,
-            perf_ids,
-            held_out,
-            decision_calibration["thresholds"],
-            bootstrap,
-        )
-    rankings = _with_matches(fine_rankings, ranked, candidates, perf_ids, distances)
-    return metrics, on_qmax_queries, rankings, report
-
-
-def _with_matches(
-    rankings: pd.DataFrame, ranked, candidates: np.ndarray, perf_ids: list, distances
-) -> pd.DataFrame:
-    """`rankings` plus, for pairs in the shortlist, the final distance, the alignment score and
-    where the two match (query_match_start_s/_end_s, ref_match_start_s/_end_s; NaN elsewhere)."""
-    rows = {
-        (perf_ids[q], candidates[q, k]): (q, k)
-        for q in range(candidates.shape[0])
-        for k in range(candidates.shape[1])
-    }
-    where = [
-        rows.get(pair) for pair in zip(rankings.query_perf_id, rankings.ref_perf_id, strict=True)
-    ]
-    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
-    columns = {
-        "query_match_start_s": "query_start_s",
-        "query_match_end_s": "query_end_s",
-        "ref_match_start_s": "match_start_s",
-        "ref_match_end_s": "match_end_s",
-    }
-    out = rankings.copy()
-    out["reranked_distance"] = [
-        float(distances[position[q], position[r]]) if w is not None else np.nan
-        for w, q, r in zip(where, rankings.query_perf_id, rankings.ref_perf_id, strict=True)
-    ]
-    out["alignment_score"] = [
-        float(ranked.alignment_score[w]) if w is not None else np.nan for w in where
-    ]
-    for column, key in columns.items():
-        out[column] = [float(ranked.segments[key][w]) if w is not None else np.nan for w in where]
-    return out
+    rankings = rankings_with_matches(fine_rankings, scores, perf_ids)
+    return scores.metrics, scores.on_qmax_queries, rankings, scores.report
 
 
 def report_variation_map(
@@ -486,50 +376,18 @@ def report_metrics(
     rerank_scores_on_qmax_queries: dict,
     two_stage_report: dict,
 ) -> tuple[dict, dict]:
-    """-> (evaluation_metrics, the same as MLflow metrics `eval/<model>/<metric>`).
-
-    evaluation_metrics is `{model: row}` (each row with `ci95`; the qmax row, when scored, also
-    holds its timing), plus `same_queries_as_qmax: {model: row}`, every model on Qmax's queries,
-    logged as `eval/same_queries_as_qmax/<model>/<metric>`, then the two-stage search's
-    `match_location` and, when thresholds were fitted, `open_set` (see score_reranked).
-    """
-    results = {**reference_scores, "fine": fine_scores, RERANKED: rerank_scores}
-    if qmax_scores:
-        results["qmax"] = qmax_scores
-    results = _in_model_order(results)
-    logger.info("evaluation (MIREX protocol, every gallery performance a query):")
-    for line in results_table(results).splitlines():  # one record a line: log handlers wrap
-        logger.info("  %s", line)
-    metrics = metric_items(results, "eval")
-    if qmax_scores:
-        same = {
+    """-> (evaluation_metrics, the same as MLflow metrics `eval/<model>/<metric>`); see
+    `evaluation/report.py`'s `evaluation_results`."""
+    results, metrics = evaluation_results(
+        {**reference_scores, "fine": fine_scores, RERANKED: rerank_scores},
+        {
             **reference_scores_on_qmax_queries,
             "fine": fine_scores_on_qmax_queries,
             RERANKED: rerank_scores_on_qmax_queries,
-        }
-        same = _in_model_order(same)
-        same["qmax"] = {key: qmax_scores[key] for key in (*MIREX_KEYS, "ci95")}
-        logger.info("the same %d queries as qmax:", qmax_scores["n_queries"])
-        for line in results_table(same).splitlines():
-            logger.info("  %s", line)
-        for key in QMAX_TIMING:
-            metrics[mlflow_metric_name("eval", "qmax", key)] = float(qmax_scores[key])
-        metrics.update(metric_items(same, mlflow_metric_name("eval", SAME_QUERIES)))
-        results[SAME_QUERIES] = same
-    results.update(two_stage_report)
-    location = two_stage_report["match_location"]
-    if location["n_pairs"]:
-        logger.info(
-            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs",
-            location["hop_s"],
-            location["start_within_hop_share"],
-            location["n_pairs"],
-        )
-        metrics["eval/match_location/start_within_hop_share"] = location["start_within_hop_share"]
-    for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
-        for rate in ("false_accept", "true_accept"):
-            if row[rate]["share"] is not None:
-                metrics[mlflow_metric_name("eval", "open_set", name, rate)] = row[rate]["share"]
+        },
+        qmax_scores,
+        two_stage_report,
+    )
     history = {name: {"value": value, "step": 0} for name, value in metrics.items()}
     return results, history
 

@@ -1,0 +1,146 @@
+"""The two-stage search scored: the re-ranked row, where pairs match, and the open-set check.
+
+The first stage's `(N, N)` distances (the fine model through the faiss index) and the gallery's
+re-rank sequences are given; every gallery performance is a query against the others, its
+top-K re-scored by alignment (`retrieval/rerank.py`) and fused at the calibrated weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from coverhunter.evaluation.bootstrap import Bootstrap
+from coverhunter.evaluation.calibration import best_fusion_weight, best_scores, fit_thresholds
+from coverhunter.evaluation.match_location import match_location_report
+from coverhunter.evaluation.metrics import mirex_metrics
+from coverhunter.evaluation.open_set import held_out_works, open_set_exclusion, open_set_report
+from coverhunter.evaluation.qmax import metrics_on_queries
+from coverhunter.retrieval.rerank import Reranked, RerankSettings, rerank_matrix
+
+__all__ = ["TwoStageScores", "fit_decision", "rankings_with_matches", "score_two_stage"]
+
+# `rankings` columns that say where a shortlisted pair matches, and the segment key of each.
+_MATCH_COLUMNS = {
+    "query_match_start_s": "query_start_s",
+    "query_match_end_s": "query_end_s",
+    "ref_match_start_s": "match_start_s",
+    "ref_match_end_s": "match_end_s",
+}
+
+
+def fit_decision(
+    distances: torch.Tensor,
+    sequences: Sequence[torch.Tensor],
+    work_ids: Sequence[str],
+    perf_ids: Sequence[str],
+    settings: RerankSettings,
+    fusion_weights: Sequence[float],
+    false_accept_rates: Sequence[float],
+) -> tuple[float, dict[float, float], dict[str, dict]]:
+    """The fusion weight with the best mAP among `fusion_weights`, the mAP of each, and the
+    decision thresholds at `false_accept_rates`, on a set of validation performances (their
+    first-stage `(N, N)` distances and re-rank sequences). An impostor score is each query's
+    best answer with its own work out of the gallery."""
+    itself = torch.eye(len(perf_ids), dtype=torch.bool)
+    ranked = rerank_matrix(distances, sequences, sequences, settings, exclude=itself)
+    weight, map_by_weight = best_fusion_weight(
+        ranked, list(work_ids), list(perf_ids), fusion_weights
+    )
+    works = np.asarray(work_ids)
+    own_work = torch.as_tensor(works[:, None] == works[None, :])
+    impostor = rerank_matrix(distances, sequences, sequences, settings, exclude=own_work)
+    impostor_scores, _ = best_scores(impostor.distances(weight), own_work)
+    return weight, map_by_weight, fit_thresholds(impostor_scores, false_accept_rates)
+
+
+@dataclass(frozen=True)
+class TwoStageScores:
+    """The re-ranked row (every query; Qmax's queries, empty when none), the fused `(N, N)`
+    distances, the re-rank itself, and the report (`match_location`, `open_set`)."""
+
+    metrics: dict
+    on_qmax_queries: dict
+    distances: torch.Tensor
+    ranked: Reranked
+    candidates: np.ndarray  # (N, K) perf_ids of each query's shortlist
+    report: dict
+
+
+def score_two_stage(
+    first_stage: torch.Tensor,
+    sequences: Sequence[torch.Tensor],
+    work_ids: Sequence[str],
+    perf_ids: Sequence[str],
+    settings: RerankSettings,
+    thresholds: Mapping[str, dict],
+    true_offsets_s: Mapping[str, float],
+    qmax_queries: Sequence[str],
+    held_out_fraction: float,
+    bootstrap: Bootstrap,
+    seed: int,
+) -> TwoStageScores:
+    """Every performance a query against the others through both stages: the MIREX row, the
+    match location against `true_offsets_s` (perf_id -> seconds, where known) and, when
+    `thresholds` were fitted, the open-set check with `held_out_fraction` of the works left out
+    of the gallery (seeded)."""
+    itself = torch.eye(len(perf_ids), dtype=torch.bool)
+    ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude=itself)
+    distances = ranked.distances(settings.fusion_weight)
+    metrics = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap)
+    on_qmax_queries = (
+        metrics_on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
+        if qmax_queries
+        else {}
+    )
+    ids, works = np.asarray(perf_ids), np.asarray(work_ids)
+    candidates = ids[ranked.shortlist.numpy()]
+    same_work = works[ranked.shortlist.numpy()] == works[:, None]
+    location = match_location_report(
+        list(perf_ids), candidates, same_work, ranked.segments, true_offsets_s, settings.hop_s
+    )
+    report = {"match_location": location}
+    if thresholds and len(set(work_ids)) > 1:
+        held_out = held_out_works(list(work_ids), held_out_fraction, seed)
+        exclude = open_set_exclusion(list(work_ids), list(perf_ids), held_out)
+        open_ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude)
+        report["open_set"] = open_set_report(
+            open_ranked.distances(settings.fusion_weight),
+            list(work_ids),
+            list(perf_ids),
+            held_out,
+            thresholds,
+            bootstrap,
+        )
+    return TwoStageScores(metrics, on_qmax_queries, distances, ranked, candidates, report)
+
+
+def rankings_with_matches(
+    rankings: pd.DataFrame, scores: TwoStageScores, perf_ids: Sequence[str]
+) -> pd.DataFrame:
+    """`rankings` plus, for pairs in the shortlist, the final distance, the alignment score and
+    where the two match (query_match_start_s/_end_s, ref_match_start_s/_end_s; NaN elsewhere)."""
+    candidates, ranked = scores.candidates, scores.ranked
+    rows = {
+        (perf_ids[q], candidates[q, k]): (q, k)
+        for q in range(candidates.shape[0])
+        for k in range(candidates.shape[1])
+    }
+    pairs = list(zip(rankings.query_perf_id, rankings.ref_perf_id, strict=True))
+    where = [rows.get(pair) for pair in pairs]
+    position = {perf_id: i for i, perf_id in enumerate(perf_ids)}
+    out = rankings.copy()
+    out["reranked_distance"] = [
+        float(scores.distances[position[q], position[r]]) if w is not None else np.nan
+        for w, (q, r) in zip(where, pairs, strict=True)
+    ]
+    out["alignment_score"] = [
+        float(ranked.alignment_score[w]) if w is not None else np.nan for w in where
+    ]
+    for column, key in _MATCH_COLUMNS.items():
+        out[column] = [float(ranked.segments[key][w]) if w is not None else np.nan for w in where]
+    return out
