@@ -10,9 +10,10 @@ ends with exit code 2 and one line naming the file and what is wrong: missing, a
 symbolic link loop, unreadable, not audio, a recording ingest would set aside (silent, too short)
 or one without music (noise), no gallery index yet, or an index built by another model.
 
-A query is not a run: the pipeline runs on the project's catalog without a Kedro session, so no
-hook runs and nothing is written (no MLflow run, no `.viz/` statistics), and mlflow is never
-imported.
+A query is not a run: the node runs on the project's catalog entries and parameters, read with
+Kedro's config loader but without a session or context (`_ProjectCatalog`), so no hook runs and
+nothing is written (no MLflow run, no `.viz/` statistics), and neither mlflow nor kedro-datasets'
+pandas datasets are imported.
 
 Kedro loads `<package>.cli` as the project's own commands and needs its `cli` group, so the same
 command is also `kedro identify FILE`. That group also wraps `kedro run`: a run that stops on bad
@@ -152,8 +153,9 @@ def format_results(results: pd.DataFrame, path: Path, decision: dict | None = No
 
 @contextlib.contextmanager
 def _quiet_logging(quiet: bool) -> Iterator[None]:
-    """Silence logging while the run lasts (Kedro, its plugins and MLflow log every step)."""
+    """Silence logging while the query lasts, or (`-v`) show it: no Kedro run configures it."""
     if not quiet:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         yield
         return
     logging.disable(logging.CRITICAL)
@@ -163,35 +165,86 @@ def _quiet_logging(quiet: bool) -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _project_catalog(project: Path, params: dict):
-    """The project's catalog with `params` as runtime parameters, built without a session.
+class _ProjectCatalog:
+    """The catalog entries and parameters of `project` that a query reads, without a Kedro context.
 
-    A `KedroContext` with a hook manager that holds no hooks: the catalog and parameters are
-    exactly a run's, but no plugin (kedro-mlflow, kedro-viz) runs, so nothing is written.
+    The configuration is Kedro's own (`OmegaConfigLoader` with the project's settings, `conf/base`
+    then `conf/local`, `params` as runtime parameters), so a query reads what a run wrote. What is
+    skipped is the context: it builds every dataset of the catalog, and a `pandas.*` type imports
+    every pandas dataset of kedro-datasets (SQL, BigQuery, ...), a second of a cold query's start.
+    Parquet and JSON entries are read here; any other type through its dataset class.
     """
-    from kedro.framework.context import KedroContext
-    from kedro.framework.hooks.manager import _create_hook_manager
-    from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
 
-    metadata = bootstrap_project(project)
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(project / settings.CONF_SOURCE),
-        env=None,
-        runtime_params=params,
-        **settings.CONFIG_LOADER_ARGS,
-    )
-    context = KedroContext(
-        package_name=metadata.package_name,
-        project_path=project,
-        config_loader=loader,
-        env=None,
-        hook_manager=_create_hook_manager(),
-        runtime_params=params,
-    )
-    # Parameter validation would import every registered pipeline; identify's nodes type none.
-    context._pipelines_to_validate = []
-    return context.catalog
+    def __init__(self, project: Path, params: dict):
+        from kedro.config import OmegaConfigLoader
+
+        from coverhunter.settings import CONFIG_LOADER_ARGS
+
+        loader = OmegaConfigLoader(
+            conf_source=str(project / "conf"),
+            env=None,
+            runtime_params=params,
+            **CONFIG_LOADER_ARGS,
+        )
+        self._project = project
+        self._entries = {k: v for k, v in loader["catalog"].items() if not k.startswith("_")}
+        self._parameters = loader["parameters"]
+
+    def _path(self, entry: dict) -> Path:
+        path = Path(entry["filepath"])
+        return path if path.is_absolute() else self._project / path
+
+    def _dataset(self, name: str):
+        from kedro.io.core import AbstractDataset
+
+        entry = dict(self._entries[name])
+        if "filepath" in entry:
+            entry["filepath"] = str(self._path(entry))
+        return AbstractDataset.from_config(name, entry)
+
+    def _is_plain_file(self, entry: dict) -> bool:
+        return entry.get("type") in _PLAIN_FILES and not entry.get("versioned")
+
+    def exists(self, name: str) -> bool:
+        if name.startswith("params:"):
+            return name.removeprefix("params:") in self._parameters
+        if name not in self._entries:
+            return False
+        entry = self._entries[name]
+        if self._is_plain_file(entry):
+            return self._path(entry).is_file()
+        return self._dataset(name).exists()
+
+    def load(self, name: str) -> Any:
+        from kedro.io.core import DatasetError
+
+        if name.startswith("params:"):
+            return self._parameters[name.removeprefix("params:")]
+        entry = self._entries.get(name)
+        if entry is None:
+            raise DatasetError(f"{name!r} is not in the catalog")
+        if not self._is_plain_file(entry):
+            return self._dataset(name).load()
+        path = self._path(entry)
+        try:
+            if entry["type"] == "json.JSONDataset":
+                import json
+
+                return json.loads(path.read_text())
+            import pandas as pd
+
+            return pd.read_parquet(path, **entry.get("load_args", {}))
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"cannot load {name!r} from {path}: {error}") from error
+
+
+# Catalog types a query reads as files (`_ProjectCatalog`), not through kedro-datasets.
+_PLAIN_FILES = ("pandas.ParquetDataset", "json.JSONDataset")
+
+
+def _project_catalog(project: Path, params: dict) -> _ProjectCatalog:
+    """The project's catalog with `params` as runtime parameters (see `_ProjectCatalog`)."""
+    return _ProjectCatalog(project, params)
 
 
 class _Identifier:
@@ -199,7 +252,7 @@ class _Identifier:
     path, get (results, decision). A batch of recordings loads the model and the gallery once."""
 
     def __init__(self, catalog, collection: str | None, model_collection: str | None):
-        from kedro.io import DatasetError
+        from kedro.io.core import DatasetError
 
         from coverhunter.pipelines.inference.pipeline import create_identify_pipeline
 
@@ -268,7 +321,6 @@ def _identifier(
         params["collection"] = collection
     if model_collection:
         params["model_collection"] = model_collection
-    # Imported here: importing Kedro configures (and logs) its logging.
     catalog = _project_catalog(project, params)
     return _Identifier(catalog, collection, model_collection)
 
