@@ -303,6 +303,13 @@ class _Identifier:
             raise CommandError(str(error)) from error
 
 
+def _user_cache_dir() -> Path:
+    """The user's cache folder for coverhunter: `$XDG_CACHE_HOME/coverhunter`, else
+    `~/.cache/coverhunter` (it keeps the query's CQT kernels, see serving/query.py)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "coverhunter"
+
+
 def _identifier(
     project: Path,
     top: int,
@@ -312,7 +319,7 @@ def _identifier(
     device: str | None = None,
 ) -> _Identifier:
     """The identify node on the catalog of `project`, inputs loaded (see `_Identifier`)."""
-    params: dict = {"identify": {"top": top}}
+    params: dict = {"identify": {"top": top, "cqt_cache_dir": str(_user_cache_dir())}}
     if precision:
         params["identify"]["precision"] = precision
     if device:

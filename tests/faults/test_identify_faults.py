@@ -17,8 +17,11 @@ import yaml
 from fault_helpers import tree
 from trained_project import trained_project_copy
 
+from coverhunter.audio.cqt import CQTConfig
 from coverhunter.cli import format_results, main
 from coverhunter.data.validation import ValidationConfig, check_recording
+from coverhunter.serving import query as query_module
+from coverhunter.serving.query import cqt_extractor
 
 RATE = 16000
 
@@ -166,8 +169,11 @@ print("RESULT", code, round(time.perf_counter() - started, 2))
 print("IMPORTED", json.dumps({name: name in sys.modules for name in sys.argv[2:]}))
 """
 # What a query never needs: MLflow and the Kedro plugins (no run), Kedro's session and context
-# and kedro-datasets' pandas datasets (they import SQLAlchemy; a query reads its files itself).
+# and kedro-datasets' pandas datasets (they import SQLAlchemy; a query reads its files itself),
+# and, once an earlier query kept the CQT kernels, nnAudio and the scipy.signal it imports.
 NOT_IMPORTED = (
+    "nnAudio",
+    "scipy.signal",
     "mlflow",
     "kedro_mlflow",
     "kedro_viz",
@@ -178,11 +184,15 @@ NOT_IMPORTED = (
 )
 
 
-def test_a_query_imports_no_mlflow_and_writes_nothing(project, tmp_path):
+def test_a_query_imports_no_mlflow_and_writes_nothing(project, tmp_path, monkeypatch):
     manifest = pd.read_parquet(project / "data/02_intermediate/default/manifest.parquet")
     known = manifest[manifest.split == "test"].iloc[0]
     query = tmp_path / "query.flac"
     sf.write(query, *sf.read(project / known.path, dtype="float32"))
+    info = json.loads((project / "data/06_models/default/gallery_index/info.json").read_text())
+    cache = tmp_path / "user_cache"
+    monkeypatch.setattr(query_module, "_EXTRACTORS", {})  # made here, so kept in `cache`
+    cqt_extractor(CQTConfig(**info["cqt"]), "cpu", cache / "coverhunter")  # an earlier query's
     before = tree(project)
     result = subprocess.run(
         [sys.executable, "-c", IDENTIFY_IN_A_FRESH_PROCESS, str(query), *NOT_IMPORTED],
@@ -195,6 +205,7 @@ def test_a_query_imports_no_mlflow_and_writes_nothing(project, tmp_path):
             "KEDRO_DISABLE_TELEMETRY": "true",
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": os.pathsep.join(sys.path),
+            "XDG_CACHE_HOME": str(cache),
         },
     )
     assert result.returncode == 0, result.stderr[-2000:]
