@@ -352,8 +352,10 @@ def score_reranked(
         if "true_offset_s" in manifest.columns
         else {}
     )
+    # the pair each query ranks first by the final score (its answer), inside its shortlist
+    first = ranked.shortlist.numpy() == distances.argmin(1, keepdim=True).numpy()
     location = match_location_report(
-        perf_ids, candidates, same_work, ranked.segments, truth, settings.hop_s
+        perf_ids, candidates, same_work, ranked.segments, truth, settings.hop_s, first
     )
     report = {"match_location": location}
     if decision_calibration["thresholds"] and len(set(work_ids)) > 1:
@@ -519,12 +521,19 @@ def report_metrics(
     location = two_stage_report["match_location"]
     if location["n_pairs"]:
         logger.info(
-            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs",
+            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs, %s of the "
+            "%s ranked first",
             location["hop_s"],
             location["start_within_hop_share"],
             location["n_pairs"],
+            location.get("start_within_hop_share_ranked_first"),
+            location.get("n_pairs_ranked_first"),
         )
         metrics["eval/match_location/start_within_hop_share"] = location["start_within_hop_share"]
+        if location.get("start_within_hop_share_ranked_first") is not None:
+            metrics["eval/match_location/start_within_hop_share_ranked_first"] = location[
+                "start_within_hop_share_ranked_first"
+            ]
     for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
         for rate in ("false_accept", "true_accept"):
             if row[rate]["share"] is not None:
