@@ -425,6 +425,14 @@ def _batch_paths(sources: Sequence[Path]) -> list[Path]:
     return paths
 
 
+def _stdin_paths() -> Iterator[Path]:
+    """Paths read from standard input as they arrive, one a line (blank lines and `#` comments
+    skipped), until it ends."""
+    for line in sys.stdin:
+        if entry := line.split("#", 1)[0].strip():
+            yield Path(entry).expanduser()
+
+
 def _batch_row(path: Path, identifier: _Identifier) -> dict:
     """One recording's answer as a flat row (an error is the row's `error`, not the batch's)."""
     import time
@@ -476,7 +484,8 @@ def format_batch(rows: Sequence[dict]) -> str:
 @click.command(
     name="identify-batch",
     help="Identify many recordings in one process (files, folders, or .txt lists of paths): "
-    "the model and the gallery are loaded once.",
+    "the model and the gallery are loaded once. `-` reads paths from standard input, one a "
+    "line, and answers each as it arrives (a process kept open for queries as they come).",
 )
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
@@ -502,14 +511,20 @@ def identify_batch(
 ) -> None:
     import json
 
-    paths = _batch_paths(sources)
+    from_stdin = [str(s) for s in sources] == ["-"]
+    paths = _stdin_paths() if from_stdin else _batch_paths(sources)
     if device is not None:
         _check_device(device)
     project = _find_project(Path.cwd())
+    rows = []
     with _quiet_logging(not verbose):
         identifier = _identifier(project, top, collection, model_collection, precision, device)
-        rows = [_batch_row(path, identifier) for path in paths]
-    click.echo(format_batch(rows))
+        for path in paths:
+            rows.append(_batch_row(path, identifier))
+            if from_stdin:  # each answer as soon as it is known
+                click.echo(format_batch(rows[-1:]))
+    if not from_stdin:
+        click.echo(format_batch(rows))
     if csv_path is not None:
         import pandas as pd
 
