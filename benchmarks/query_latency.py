@@ -32,9 +32,13 @@ Tables printed:
    (`--rerank-window-s` windows every `--rerank-hop-s`, in the chosen precision) and the
    alignment with K = `--rerank-k` shortlisted sequences of the same length, and the cost at each
    K against the embedding path (CQT + model + the cheapest index's retrieval).
-7. `coverhunter identify` end to end (`--identify-project`, a project after `kedro run`): process
-   start to printed answer, cold, against the query's own compute (the node's time, measured in
-   the same process), and `identify-batch` over `--identify-queries` copies (per further query).
+7. `coverhunter identify` end to end (`--identify-project`, a project after `kedro run`), on one
+   of its gallery recordings and on a new `--query-seconds` recording: a cold process from start
+   to printed answer against the query's own compute (the node's first call, in a process of its
+   own), the start-up split into imports and loads, `python -c "import torch"` (a floor no
+   start-up goes below) and the rest, a machine's first query (CQT kernels not yet kept), and
+   `identify-batch` over `--identify-queries` copies (per further query); wall and CPU time.
+   `--identify-only` prints only these tables.
 
 The machine header says which precision `precision: auto` picks here, and why.
 
@@ -532,6 +536,7 @@ def parse_args() -> argparse.Namespace:
     add("--rerank-hop-s", type=float, default=5.0)
     add("--identify-project", type=Path, default=None, help="a project after `kedro run`")
     add("--identify-queries", type=int, default=10, help="queries in the batch run")
+    add("--identify-only", action="store_true", help="only the identify tables (section 7)")
     return parser.parse_args()
 
 
@@ -565,75 +570,135 @@ def rerank_rows(
 
 IDENTIFY_TIMED = """
 import sys, time
-started = time.perf_counter()
+started, started_cpu = time.perf_counter(), time.process_time()
 import coverhunter.cli as cli
 from pathlib import Path
-identifier = None
-def timed_call(path):
-    global identifier
-    t0 = time.perf_counter()
-    if identifier is None:
-        identifier = cli._identifier(Path.cwd(), 10, None, None)
-    t1 = time.perf_counter()
-    cli._Identifier.__call__(identifier, Path(path))
-    return t1 - t0, time.perf_counter() - t1
-load, compute = timed_call(sys.argv[1])
-print("TIMES", load, compute, time.perf_counter() - started)
+identifier = cli._identifier(Path.cwd(), 10, None, None)
+loaded, loaded_cpu = time.perf_counter(), time.process_time()
+identifier(Path(sys.argv[1]))
+done, done_cpu = time.perf_counter(), time.process_time()
+print("TIMES", loaded - started, loaded_cpu - started_cpu, done - loaded, done_cpu - loaded_cpu)
 """
 
 
-def identify_rows(project: Path, args) -> list[list[str]]:
-    """`coverhunter identify` cold (process start to printed answer) against its compute, and
-    `identify-batch` per further query, on a gallery recording of `project`."""
-    import shutil
+@dataclass
+class Run:
+    """Wall and CPU seconds (user + system, all threads) of one child process or step."""
+
+    wall: float
+    cpu: float
+
+
+def run_child(argv: list[str], cwd: Path, env: dict) -> tuple[Run, str]:
+    """A child process to its end: its wall and CPU time, and its standard output."""
+    import resource
     import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(wall, cpu), done.stdout
+
+
+def median_run(runs: list[Run]) -> Run:
+    return Run(statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs))
+
+
+def identify_rows(project: Path, query: Path, args) -> list[list[str]]:
+    """`coverhunter identify` on `query` in a cold process (process start to printed answer),
+    its start-up against its own compute (the node's first call, timed in a process of its own),
+    `python -c "import torch"` (the floor of any start-up), and `identify-batch` per further
+    query. Cold runs are measured with the CQT kernels kept (`serving/query.py`, every query but
+    a machine's first) and, once, without (the first query)."""
+    import shutil
     import sys
 
+    exe = [sys.executable, "-c", "import sys; from coverhunter.cli import main; sys.exit(main())"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "XDG_CACHE_HOME": f"{tmp}/cache"}
+        identify = [*exe, "identify", str(query), "--top", "10"]
+        first, _ = run_child(identify, project, env)  # no kernels kept yet: it keeps them
+        cold = median_run([run_child(identify, project, env)[0] for _ in range(args.repeats)])
+        timed = []
+        for _ in range(args.repeats):
+            _, out = run_child([sys.executable, "-c", IDENTIFY_TIMED, str(query)], project, env)
+            timed.append([float(x) for x in out.split("TIMES")[1].split()])
+        load_wall, load_cpu, compute_wall, compute_cpu = np.median(np.array(timed), axis=0)
+        compute = Run(compute_wall, compute_cpu)
+        load = Run(load_wall, load_cpu)
+        floor = median_run(
+            [
+                run_child([sys.executable, "-c", "import torch"], project, env)[0]
+                for _ in range(args.repeats)
+            ]
+        )
+        batch = Path(tmp) / "batch"
+        batch.mkdir()
+        for i in range(args.identify_queries):
+            shutil.copy(query, batch / f"q{i:03d}{query.suffix}")
+        one, _ = run_child(
+            [*exe, "identify-batch", str(batch / f"q000{query.suffix}")], project, env
+        )
+        many, _ = run_child([*exe, "identify-batch", str(batch)], project, env)
+    further = Run(
+        (many.wall - one.wall) / max(args.identify_queries - 1, 1),
+        (many.cpu - one.cpu) / max(args.identify_queries - 1, 1),
+    )
+
+    def row(what: str, run: Run) -> list[str]:
+        return [
+            what,
+            f"{run.wall * 1e3:.0f}",
+            f"{run.wall / compute.wall:.2f}",
+            f"{run.cpu * 1e3:.0f}",
+            f"{run.cpu / compute.cpu:.2f}",
+        ]
+
+    start_up = Run(cold.wall - compute.wall, cold.cpu - compute.cpu)
+    first_start_up = Run(first.wall - compute.wall, first.cpu - compute.cpu)
+    rows += [
+        row("identify, cold process (CQT kernels kept)", cold),
+        row("  its compute (the node on the query)", compute),
+        row("  start-up (cold - compute)", start_up),
+        row("    of which imports, catalog, model and gallery", load),
+        row('    of which `python -c "import torch"` (the floor)', floor),
+        row(
+            "    the rest (start-up - torch)",
+            Run(start_up.wall - floor.wall, start_up.cpu - floor.cpu),
+        ),
+        row("identify, a machine's first query (kernels made)", first),
+        row("  start-up", first_start_up),
+        row(f"identify-batch, per further query ({args.identify_queries} queries)", further),
+    ]
+    return rows
+
+
+def identify_tables(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """Section 7: one table per query (see `identify_rows`)."""
     import pandas as pd
 
+    project = args.identify_project.resolve()
     manifest = pd.read_parquet(project / "data/02_intermediate/default/manifest.parquet")
-    gallery = manifest[manifest.split == "test"]
-    query = (project / gallery.path.iloc[0]).resolve()
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
-    exe = [sys.executable, "-c", "import sys; from coverhunter.cli import main; sys.exit(main())"]
-
-    def wall(argv: list[str]) -> float:
-        started = time.perf_counter()
-        done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return time.perf_counter() - started
-
-    cold = wall([*exe, "identify", str(query), "--top", "10"])
-    done = subprocess.run(
-        [sys.executable, "-c", IDENTIFY_TIMED, str(query)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    load, compute, in_process = map(float, done.stdout.split("TIMES")[1].split())
+    gallery = project / manifest[manifest.split == "test"].path.iloc[0]
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.identify_queries):
-            shutil.copy(query, Path(tmp) / f"q{i:03d}{query.suffix}")
-        one = wall([*exe, "identify-batch", str(Path(tmp) / f"q000{query.suffix}")])
-        many = wall([*exe, "identify-batch", tmp])
-    per_further = (many - one) / max(args.identify_queries - 1, 1)
-    start_up = cold - compute
-    return [
-        ["identify, cold process", f"{cold * 1e3:.0f}", ""],
-        ["  its compute (the node on one query)", f"{compute * 1e3:.0f}", "1.00"],
-        ["  start-up (cold - compute)", f"{start_up * 1e3:.0f}", f"{start_up / compute:.2f}"],
-        [
-            "  of which imports, catalog, model and gallery loads",
-            f"{load * 1e3:.0f}",
-            f"{load / compute:.2f}",
-        ],
-        [
-            f"identify-batch, per further query ({args.identify_queries} queries)",
-            f"{per_further * 1e3:.0f}",
-            f"{per_further / compute:.2f}",
-        ],
-    ]
+        queries = {
+            f"a gallery recording ({sf.info(str(gallery)).duration:.0f} s)": gallery,
+            f"a new {args.query_seconds:.0f} s recording": write_recording(
+                Path(tmp) / "query.flac", args.query_seconds, rng
+            ),
+        }
+        for name, query in queries.items():
+            print_table(
+                f"coverhunter identify on {name}, project {project}: median of "
+                f"{args.repeats} cold processes, ratios to the query's own compute",
+                ["what", "wall ms", "/ compute", "CPU ms", "/ compute"],
+                identify_rows(project, query.resolve(), args),
+            )
 
 
 def total_rows(
@@ -674,6 +739,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     print(machine_header(args))
     print(precision_line())
+    if args.identify_only:
+        if args.identify_project is None:
+            raise SystemExit("--identify-only needs --identify-project")
+        identify_tables(args, rng)
+        print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     config = CQTConfig()
     stage: dict[str, Timing] = {}
 
@@ -818,11 +889,7 @@ def main() -> None:
             table,
         )
     if args.identify_project is not None:
-        print_table(
-            f"coverhunter identify on {args.identify_project} (ratio to its own compute)",
-            ["what", "ms", "/ compute"],
-            identify_rows(args.identify_project, args),
-        )
+        identify_tables(args, rng)
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

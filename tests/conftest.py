@@ -16,6 +16,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache_in_a_temp_folder(tmp_path_factory: pytest.TempPathFactory):
+    """`coverhunter identify` keeps CQT kernels in the user's cache folder; tests keep theirs in
+    a folder of their own (inherited by the commands they start)."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user_cache"))
+
+
 @pytest.fixture(autouse=True)
 def _no_mlflow_state_between_tests():
     """Sessions set MLflow's process-wide experiment and run; no test inherits another's.

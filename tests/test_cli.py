@@ -238,3 +238,20 @@ def test_a_batch_answers_known_and_unknown_works_in_one_process(in_project, tmp_
     refused = [r for r in rows[len(known) : -1] if r["answer"] == "no known work"]
     assert len(refused) >= len(unknown) // 2, rows
     assert rows[-1]["answer"] == "error" and "no such file" in rows[-1]["error"]
+
+
+def test_a_batch_from_standard_input_answers_each_path_as_it_comes(in_project, monkeypatch, capsys):
+    known = _test_performance(in_project)
+    path = str((in_project / known.path).resolve())
+    answered = []
+
+    def lines():  # the second path is only read once the first one's answer is printed
+        yield path + "\n"
+        answered.append(capsys.readouterr().out)
+        yield "\n# a comment, then a file that is not there\nmissing.wav\n"
+
+    monkeypatch.setattr("sys.stdin", (line for chunk in lines() for line in chunk.splitlines(True)))
+    assert main(["identify-batch", "-"]) == 0
+    rest = capsys.readouterr().out
+    assert answered[0].startswith(f"{path}  {known.work_id}  ")
+    assert rest.strip() == "missing.wav  error: missing.wav: no such file"

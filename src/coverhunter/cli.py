@@ -10,9 +10,10 @@ ends with exit code 2 and one line naming the file and what is wrong: missing, a
 symbolic link loop, unreadable, not audio, a recording ingest would set aside (silent, too short)
 or one without music (noise), no gallery index yet, or an index built by another model.
 
-A query is not a run: the pipeline runs on the project's catalog without a Kedro session, so no
-hook runs and nothing is written (no MLflow run, no `.viz/` statistics), and mlflow is never
-imported.
+A query is not a run: the node runs on the project's catalog entries and parameters, read with
+Kedro's config loader but without a session or context (`_ProjectCatalog`), so no hook runs and
+nothing is written (no MLflow run, no `.viz/` statistics), and neither mlflow nor kedro-datasets'
+pandas datasets are imported.
 
 Kedro loads `<package>.cli` as the project's own commands and needs its `cli` group, so the same
 command is also `kedro identify FILE`. That group also wraps `kedro run`: a run that stops on bad
@@ -152,8 +153,9 @@ def format_results(results: pd.DataFrame, path: Path, decision: dict | None = No
 
 @contextlib.contextmanager
 def _quiet_logging(quiet: bool) -> Iterator[None]:
-    """Silence logging while the run lasts (Kedro, its plugins and MLflow log every step)."""
+    """Silence logging while the query lasts, or (`-v`) show it: no Kedro run configures it."""
     if not quiet:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         yield
         return
     logging.disable(logging.CRITICAL)
@@ -163,35 +165,86 @@ def _quiet_logging(quiet: bool) -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _project_catalog(project: Path, params: dict):
-    """The project's catalog with `params` as runtime parameters, built without a session.
+class _ProjectCatalog:
+    """The catalog entries and parameters of `project` that a query reads, without a Kedro context.
 
-    A `KedroContext` with a hook manager that holds no hooks: the catalog and parameters are
-    exactly a run's, but no plugin (kedro-mlflow, kedro-viz) runs, so nothing is written.
+    The configuration is Kedro's own (`OmegaConfigLoader` with the project's settings, `conf/base`
+    then `conf/local`, `params` as runtime parameters), so a query reads what a run wrote. What is
+    skipped is the context: it builds every dataset of the catalog, and a `pandas.*` type imports
+    every pandas dataset of kedro-datasets (SQL, BigQuery, ...), a second of a cold query's start.
+    Parquet and JSON entries are read here; any other type through its dataset class.
     """
-    from kedro.framework.context import KedroContext
-    from kedro.framework.hooks.manager import _create_hook_manager
-    from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
 
-    metadata = bootstrap_project(project)
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(project / settings.CONF_SOURCE),
-        env=None,
-        runtime_params=params,
-        **settings.CONFIG_LOADER_ARGS,
-    )
-    context = KedroContext(
-        package_name=metadata.package_name,
-        project_path=project,
-        config_loader=loader,
-        env=None,
-        hook_manager=_create_hook_manager(),
-        runtime_params=params,
-    )
-    # Parameter validation would import every registered pipeline; identify's nodes type none.
-    context._pipelines_to_validate = []
-    return context.catalog
+    def __init__(self, project: Path, params: dict):
+        from kedro.config import OmegaConfigLoader
+
+        from coverhunter.settings import CONFIG_LOADER_ARGS
+
+        loader = OmegaConfigLoader(
+            conf_source=str(project / "conf"),
+            env=None,
+            runtime_params=params,
+            **CONFIG_LOADER_ARGS,
+        )
+        self._project = project
+        self._entries = {k: v for k, v in loader["catalog"].items() if not k.startswith("_")}
+        self._parameters = loader["parameters"]
+
+    def _path(self, entry: dict) -> Path:
+        path = Path(entry["filepath"])
+        return path if path.is_absolute() else self._project / path
+
+    def _dataset(self, name: str):
+        from kedro.io.core import AbstractDataset
+
+        entry = dict(self._entries[name])
+        if "filepath" in entry:
+            entry["filepath"] = str(self._path(entry))
+        return AbstractDataset.from_config(name, entry)
+
+    def _is_plain_file(self, entry: dict) -> bool:
+        return entry.get("type") in _PLAIN_FILES and not entry.get("versioned")
+
+    def exists(self, name: str) -> bool:
+        if name.startswith("params:"):
+            return name.removeprefix("params:") in self._parameters
+        if name not in self._entries:
+            return False
+        entry = self._entries[name]
+        if self._is_plain_file(entry):
+            return self._path(entry).is_file()
+        return self._dataset(name).exists()
+
+    def load(self, name: str) -> Any:
+        from kedro.io.core import DatasetError
+
+        if name.startswith("params:"):
+            return self._parameters[name.removeprefix("params:")]
+        entry = self._entries.get(name)
+        if entry is None:
+            raise DatasetError(f"{name!r} is not in the catalog")
+        if not self._is_plain_file(entry):
+            return self._dataset(name).load()
+        path = self._path(entry)
+        try:
+            if entry["type"] == "json.JSONDataset":
+                import json
+
+                return json.loads(path.read_text())
+            import pandas as pd
+
+            return pd.read_parquet(path, **entry.get("load_args", {}))
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"cannot load {name!r} from {path}: {error}") from error
+
+
+# Catalog types a query reads as files (`_ProjectCatalog`), not through kedro-datasets.
+_PLAIN_FILES = ("pandas.ParquetDataset", "json.JSONDataset")
+
+
+def _project_catalog(project: Path, params: dict) -> _ProjectCatalog:
+    """The project's catalog with `params` as runtime parameters (see `_ProjectCatalog`)."""
+    return _ProjectCatalog(project, params)
 
 
 class _Identifier:
@@ -199,7 +252,7 @@ class _Identifier:
     path, get (results, decision). A batch of recordings loads the model and the gallery once."""
 
     def __init__(self, catalog, collection: str | None, model_collection: str | None):
-        from kedro.io import DatasetError
+        from kedro.io.core import DatasetError
 
         from coverhunter.pipelines.inference.pipeline import create_identify_pipeline
 
@@ -250,6 +303,13 @@ class _Identifier:
             raise CommandError(str(error)) from error
 
 
+def _user_cache_dir() -> Path:
+    """The user's cache folder for coverhunter: `$XDG_CACHE_HOME/coverhunter`, else
+    `~/.cache/coverhunter` (it keeps the query's CQT kernels, see serving/query.py)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "coverhunter"
+
+
 def _identifier(
     project: Path,
     top: int,
@@ -259,7 +319,7 @@ def _identifier(
     device: str | None = None,
 ) -> _Identifier:
     """The identify node on the catalog of `project`, inputs loaded (see `_Identifier`)."""
-    params: dict = {"identify": {"top": top}}
+    params: dict = {"identify": {"top": top, "cqt_cache_dir": str(_user_cache_dir())}}
     if precision:
         params["identify"]["precision"] = precision
     if device:
@@ -268,7 +328,6 @@ def _identifier(
         params["collection"] = collection
     if model_collection:
         params["model_collection"] = model_collection
-    # Imported here: importing Kedro configures (and logs) its logging.
     catalog = _project_catalog(project, params)
     return _Identifier(catalog, collection, model_collection)
 
@@ -366,6 +425,14 @@ def _batch_paths(sources: Sequence[Path]) -> list[Path]:
     return paths
 
 
+def _stdin_paths() -> Iterator[Path]:
+    """Paths read from standard input as they arrive, one a line (blank lines and `#` comments
+    skipped), until it ends."""
+    for line in sys.stdin:
+        if entry := line.split("#", 1)[0].strip():
+            yield Path(entry).expanduser()
+
+
 def _batch_row(path: Path, identifier: _Identifier) -> dict:
     """One recording's answer as a flat row (an error is the row's `error`, not the batch's)."""
     import time
@@ -417,7 +484,8 @@ def format_batch(rows: Sequence[dict]) -> str:
 @click.command(
     name="identify-batch",
     help="Identify many recordings in one process (files, folders, or .txt lists of paths): "
-    "the model and the gallery are loaded once.",
+    "the model and the gallery are loaded once. `-` reads paths from standard input, one a "
+    "line, and answers each as it arrives (a process kept open for queries as they come).",
 )
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
@@ -443,14 +511,20 @@ def identify_batch(
 ) -> None:
     import json
 
-    paths = _batch_paths(sources)
+    from_stdin = [str(s) for s in sources] == ["-"]
+    paths = _stdin_paths() if from_stdin else _batch_paths(sources)
     if device is not None:
         _check_device(device)
     project = _find_project(Path.cwd())
+    rows = []
     with _quiet_logging(not verbose):
         identifier = _identifier(project, top, collection, model_collection, precision, device)
-        rows = [_batch_row(path, identifier) for path in paths]
-    click.echo(format_batch(rows))
+        for path in paths:
+            rows.append(_batch_row(path, identifier))
+            if from_stdin:  # each answer as soon as it is known
+                click.echo(format_batch(rows[-1:]))
+    if not from_stdin:
+        click.echo(format_batch(rows))
     if csv_path is not None:
         import pandas as pd
 

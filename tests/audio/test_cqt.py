@@ -1,3 +1,6 @@
+import json
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -119,3 +122,49 @@ def test_reflect_pad_refuses_an_empty_signal():
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="cqt method 'fft'"):
         CQTConfig(method="fft")
+
+
+def test_the_1992v2_transform_equals_nnaudios_on_its_kernels(extractor):
+    # CQTExtractor runs 1992v2 on nnAudio's kernels with its own forward (audio/cqt.py module doc)
+    config = extractor.config
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nnaudio = CQT1992v2(
+            sr=config.sample_rate,
+            hop_length=config.hop_length,
+            fmin=config.fmin,
+            n_bins=config.n_bins,
+            bins_per_octave=config.bins_per_octave,
+            output_format="Magnitude",
+            verbose=False,
+            center=False,
+        )
+    padded = torch.from_numpy(_tone(220.0, 4.0) + _tone(3000.0, 4.0))[None]
+    assert torch.equal(extractor.kernel(padded), nnaudio(padded))
+
+
+def test_an_extractor_made_from_stored_kernels_gives_the_same_features(extractor):
+    kernels = extractor.kernels()
+    assert set(kernels) == {"real", "imag", "lengths"}
+    stored = CQTExtractor(extractor.config, kernels={k: v.clone() for k, v in kernels.items()})
+    signal = _tone(440.0, 2.0)
+    np.testing.assert_array_equal(log_cqt(signal, stored), log_cqt(signal, extractor))
+
+
+def test_stored_kernels_are_for_1992v2_only(extractor):
+    assert CQTExtractor(CQTConfig(method="multirate")).kernels() is None
+    with pytest.raises(ValueError, match="1992v2"):
+        CQTExtractor(CQTConfig(method="multirate"), kernels=extractor.kernels())
+
+
+def test_importing_the_cqt_imports_neither_nnaudio_nor_scipy_signal():
+    # nnAudio imports scipy.signal, over a second of a cold `coverhunter identify`
+    script = (
+        "import json, sys\n"
+        "import coverhunter.audio.cqt\n"
+        "print(json.dumps([m for m in ('nnAudio', 'scipy.signal') if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == []

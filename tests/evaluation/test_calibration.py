@@ -112,3 +112,24 @@ def test_match_location_is_right_within_one_hop_of_the_truth():
     # Relative: r1 1.5 apart against 0.5 (within 1 s); r2 -9 against 3.
     assert report["offset_within_hop_share"] == 0.5
     assert report["start_abs_error_mean_s"] == pytest.approx(((0.5 + 0.5) / 2 + (3 + 9) / 2) / 2)
+    assert "start_within_hop_share_ranked_first" not in report  # no ranking given
+
+
+def test_match_location_of_the_pairs_ranked_first():
+    segments = {
+        "query_start_s": np.array([[3.5, 0.0, 0.0], [0.0, 0.0, 9.0]]),
+        "match_start_s": np.array([[2.0, 9.0, 0.0], [0.0, 5.0, 0.0]]),
+    }
+    truth = {"q1": 3.0, "q2": 0.0, "r1": 2.5, "r2": 0.0, "x": 0.0}
+    same = np.array([[True, True, False], [True, True, True]])
+    first = np.array([[False, True, False], [True, False, False]])
+    candidates = np.array([["r1", "r2", "x"], ["r1", "r2", "x"]])
+    report = match_location_report(["q1", "q2"], candidates, same, segments, truth, 1.0, first)
+    # ranked first: q1-r2 (0 vs 3: wrong), q2-r1 (0 vs 0, 0 vs 2.5: wrong): 0 of 2
+    assert report["n_pairs_ranked_first"] == 2
+    assert report["start_within_hop_share_ranked_first"] == 0.0
+    first = np.array([[True, False, False], [False, False, True]])
+    report = match_location_report(["q1", "q2"], candidates, same, segments, truth, 1.0, first)
+    # q1-r1 right; q2-x (9 vs 0) wrong
+    assert report["start_within_hop_share_ranked_first"] == 0.5
+    assert report["n_pairs"] == 5  # every true pair, whatever is ranked first

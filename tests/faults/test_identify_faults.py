@@ -5,6 +5,7 @@ imports no mlflow and writes nothing."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,8 +17,11 @@ import yaml
 from fault_helpers import tree
 from trained_project import trained_project_copy
 
+from coverhunter.audio.cqt import CQTConfig
 from coverhunter.cli import format_results, main
 from coverhunter.data.validation import ValidationConfig, check_recording
+from coverhunter.serving import query as query_module
+from coverhunter.serving.query import cqt_extractor
 
 RATE = 16000
 
@@ -157,32 +161,57 @@ def _cells(rows, column):
 
 
 IDENTIFY_IN_A_FRESH_PROCESS = """
-import sys, time
+import json, sys, time
 started = time.perf_counter()
 from coverhunter.cli import main
 code = main(["identify", sys.argv[1], "--top", "1"])
-print("RESULT", code, round(time.perf_counter() - started, 2),
-      "mlflow" in sys.modules, "kedro_mlflow" in sys.modules, "kedro_viz" in sys.modules)
+print("RESULT", code, round(time.perf_counter() - started, 2))
+print("IMPORTED", json.dumps({name: name in sys.modules for name in sys.argv[2:]}))
 """
+# What a query never needs: MLflow and the Kedro plugins (no run), Kedro's session and context
+# and kedro-datasets' pandas datasets (they import SQLAlchemy; a query reads its files itself),
+# and, once an earlier query kept the CQT kernels, nnAudio and the scipy.signal it imports.
+NOT_IMPORTED = (
+    "nnAudio",
+    "scipy.signal",
+    "mlflow",
+    "kedro_mlflow",
+    "kedro_viz",
+    "kedro.framework.session",
+    "kedro.framework.context",
+    "kedro_datasets.pandas",
+    "sqlalchemy",
+)
 
 
-def test_a_query_imports_no_mlflow_and_writes_nothing(project, tmp_path):
+def test_a_query_imports_no_mlflow_and_writes_nothing(project, tmp_path, monkeypatch):
     manifest = pd.read_parquet(project / "data/02_intermediate/default/manifest.parquet")
     known = manifest[manifest.split == "test"].iloc[0]
     query = tmp_path / "query.flac"
     sf.write(query, *sf.read(project / known.path, dtype="float32"))
+    info = json.loads((project / "data/06_models/default/gallery_index/info.json").read_text())
+    cache = tmp_path / "user_cache"
+    monkeypatch.setattr(query_module, "_EXTRACTORS", {})  # made here, so kept in `cache`
+    cqt_extractor(CQTConfig(**info["cqt"]), "cpu", cache / "coverhunter")  # an earlier query's
     before = tree(project)
     result = subprocess.run(
-        [sys.executable, "-c", IDENTIFY_IN_A_FRESH_PROCESS, str(query)],
+        [sys.executable, "-c", IDENTIFY_IN_A_FRESH_PROCESS, str(query), *NOT_IMPORTED],
         cwd=project,
         capture_output=True,
         text=True,
         timeout=300,
-        env={"KEDRO_DISABLE_TELEMETRY": "true", "PATH": "/usr/bin:/bin"},
+        # this checkout's code (PYTHONPATH), not whichever the environment has installed
+        env={
+            "KEDRO_DISABLE_TELEMETRY": "true",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "XDG_CACHE_HOME": str(cache),
+        },
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    code, seconds, mlflow, kedro_mlflow, kedro_viz = result.stdout.split("RESULT")[1].split()
+    code, seconds = result.stdout.split("RESULT")[1].split("IMPORTED")[0].split()
     assert code == "0" and known.work_id in result.stdout
-    assert (mlflow, kedro_mlflow, kedro_viz) == ("False", "False", "False")
+    imported = json.loads(result.stdout.split("IMPORTED")[1])
+    assert not any(imported.values()), imported
     assert tree(project) == before  # no .viz/stats.json, no MLflow run, no session store
     print(json.dumps({"identify_seconds_in_a_fresh_process": float(seconds)}))

@@ -79,6 +79,9 @@ def test_the_rerank_row_rankings_match_location_and_open_set():
     # Where they match: each path starts where the shared music does, in both recordings.
     location = report["match_location"]
     assert location["n_pairs"] == 8 and location["start_within_hop_share"] == 1.0
+    # every query's answer is a version of its work, placed right
+    assert location["n_pairs_ranked_first"] == 8
+    assert location["start_within_hop_share_ranked_first"] == 1.0
     # Open set: one work of four left out; its queries' best answers score below the threshold.
     row = report["open_set"]["thresholds"]["far_0.01"]
     assert row["false_accept"]["share"] == 0.0 and row["false_accept"]["n"] == 2

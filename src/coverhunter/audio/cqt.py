@@ -11,6 +11,11 @@ padded rows, so the zeros that fill a short row up to the batch's width lie beyo
 of that row. nnAudio's own centring pads the whole batch instead, so a short row's last frames
 would see zeros where, alone, they see its reflection; it also fails on a signal shorter than the
 padding, which `reflect_pad` handles by reflecting repeatedly (as `np.pad(mode="reflect")`).
+
+nnAudio is imported only to build kernels (it imports `scipy.signal`, over a second of a cold
+start). The 1992v2 transform runs on its kernels in `_KernelCQT`, so an extractor made from
+stored kernels (`CQTExtractor(config, kernels=...)`, `kernels()` gives them) never imports it:
+that is how `coverhunter identify` starts without it (`serving/query.py`, `cqt_extractor`).
 """
 
 from __future__ import annotations
@@ -22,10 +27,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from nnAudio.features import CQT1992v2, CQT2010v2
-from nnAudio.utils import downsampling_by_n, get_cqt_complex
-
-from coverhunter.audio.fast_cqt import MultirateCQT
 
 __all__ = ["CQTConfig", "CQTExtractor", "log_cqt", "log_cqt_batch", "reflect_pad"]
 
@@ -90,6 +91,8 @@ def _downsampled(x: torch.Tensor, lowpass: torch.Tensor, factor: int) -> torch.T
     has (its row goes on in zeros) and alone would not. Rows go one at a time because a
     one-channel `conv1d` sums in a different order for different batch sizes.
     """
+    from nnAudio.utils import downsampling_by_n
+
     tail = lowpass.shape[-1]
     return torch.cat(
         [downsampling_by_n(F.pad(row, (0, tail)), lowpass, factor) for row in x.split(1)]
@@ -105,6 +108,8 @@ class _CQT2010Uncentred(torch.nn.Module):
     """
 
     def __init__(self, **kwargs):
+        from nnAudio.features import CQT2010v2
+
         super().__init__()
         self.cqt = CQT2010v2(**kwargs)
         self.cqt.padding = torch.nn.Identity()
@@ -114,6 +119,8 @@ class _CQT2010Uncentred(torch.nn.Module):
         self.pad = self.half_window * factor * 2 ** (self.n_octaves - 1)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        from nnAudio.utils import get_cqt_complex
+
         assert audio.ndim == 2, audio.shape
         cqt = self.cqt
         x = audio[:, None, :]
@@ -139,8 +146,52 @@ class _CQT2010Uncentred(torch.nn.Module):
         return torch.sqrt(complex_cqt.pow(2).sum(-1))
 
 
-def _uncentred_kernel(config: CQTConfig) -> torch.nn.Module:
-    """The config's magnitude kernel, uncentred (frame t starts at sample t * hop); has `pad`."""
+class _KernelCQT(torch.nn.Module):
+    """nnAudio `CQT1992v2`'s magnitude transform on its kernels, uncentred: `(B, S)` -> `(B, F, T)`.
+
+    The same operations as `CQT1992v2.forward` (two strided correlations, librosa's `sqrt(length)`
+    scaling, the magnitude), on kernels `real`, `imag` `(F, 1, L)` and `lengths` `(F,)`; frame `t`
+    starts at sample `t * hop`, `pad` is half the kernel width.
+    """
+
+    def __init__(self, real: torch.Tensor, imag: torch.Tensor, lengths: torch.Tensor, hop: int):
+        super().__init__()
+        assert real.ndim == 3 and real.shape == imag.shape, (real.shape, imag.shape)
+        assert lengths.shape == real.shape[:1], (lengths.shape, real.shape)
+        self.register_buffer("real", real)
+        self.register_buffer("imag", imag)
+        self.register_buffer("lengths", lengths)
+        self.hop = hop
+        self.pad = real.shape[2] // 2
+
+    @classmethod
+    def built(cls, settings: dict) -> _KernelCQT:
+        """The kernels nnAudio's `CQT1992v2` builds for `settings` (its keyword arguments)."""
+        from nnAudio.features import CQT1992v2
+
+        built = CQT1992v2(**settings, center=False)
+        return cls(built.cqt_kernels_real, built.cqt_kernels_imag, built.lenghts, built.hop_length)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        assert audio.ndim == 2, audio.shape
+        x = audio[:, None, :]
+        real = F.conv1d(x, self.real, stride=self.hop)
+        imag = -F.conv1d(x, self.imag, stride=self.hop)
+        scale = torch.sqrt(self.lengths.view(-1, 1))
+        return torch.sqrt((real * scale).pow(2) + (imag * scale).pow(2))
+
+
+def _uncentred_kernel(
+    config: CQTConfig, kernels: dict[str, torch.Tensor] | None = None
+) -> torch.nn.Module:
+    """The config's magnitude kernel, uncentred (frame t starts at sample t * hop); has `pad`.
+
+    `kernels` (1992v2 only): `_KernelCQT`'s tensors, used instead of building them.
+    """
+    if kernels is not None:
+        if config.method != "1992v2":
+            raise ValueError(f"stored kernels are for method 1992v2, not {config.method!r}")
+        return _KernelCQT(kernels["real"], kernels["imag"], kernels["lengths"], config.hop_length)
     settings = {
         "sr": config.sample_rate,
         "hop_length": config.hop_length,
@@ -157,10 +208,10 @@ def _uncentred_kernel(config: CQTConfig) -> torch.nn.Module:
         if config.method == "2010v2":
             return _CQT2010Uncentred(**settings)
         if config.method == "multirate":
+            from coverhunter.audio.fast_cqt import MultirateCQT
+
             return MultirateCQT(**settings, center=False)
-        kernel = CQT1992v2(**settings, center=False)
-        kernel.pad = kernel.kernel_width // 2
-        return kernel
+        return _KernelCQT.built(settings)
 
 
 class CQTExtractor(torch.nn.Module):
@@ -169,11 +220,18 @@ class CQTExtractor(torch.nn.Module):
     Row `b` is transformed as its first `lengths[b]` samples alone (see the module docstring).
     """
 
-    def __init__(self, config: CQTConfig):
+    def __init__(self, config: CQTConfig, kernels: dict[str, torch.Tensor] | None = None):
         super().__init__()
         self.config = config
-        self.kernel = _uncentred_kernel(config)
+        self.kernel = _uncentred_kernel(config, kernels)
         self.pad = int(self.kernel.pad)  # reflected samples on each side of every row
+
+    def kernels(self) -> dict[str, torch.Tensor] | None:
+        """The 1992v2 kernels (CPU tensors) that rebuild this extractor without nnAudio; None
+        for the other methods."""
+        if not isinstance(self.kernel, _KernelCQT):
+            return None
+        return {name: getattr(self.kernel, name).cpu() for name in ("real", "imag", "lengths")}
 
     def _padded(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """`(B, S)` -> `(B, S + 2 pad)`: row b's first lengths[b] samples reflect-padded, then 0."""

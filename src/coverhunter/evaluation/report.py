@@ -98,12 +98,19 @@ def evaluation_results(
     location = two_stage_report["match_location"]
     if location["n_pairs"]:
         logger.info(
-            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs",
+            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs, %s of the "
+            "%s ranked first",
             location["hop_s"],
             location["start_within_hop_share"],
             location["n_pairs"],
+            location.get("start_within_hop_share_ranked_first"),
+            location.get("n_pairs_ranked_first"),
         )
         metrics["eval/match_location/start_within_hop_share"] = location["start_within_hop_share"]
+        if location.get("start_within_hop_share_ranked_first") is not None:
+            metrics["eval/match_location/start_within_hop_share_ranked_first"] = location[
+                "start_within_hop_share_ranked_first"
+            ]
     for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
         for rate in ("false_accept", "true_accept"):
             if row[rate]["share"] is not None:

@@ -100,8 +100,16 @@ def score_two_stage(
     ids, works = np.asarray(perf_ids), np.asarray(work_ids)
     candidates = ids[ranked.shortlist.numpy()]
     same_work = works[ranked.shortlist.numpy()] == works[:, None]
+    # the pair each query ranks first by the final score (its answer), inside its shortlist
+    first = ranked.shortlist.numpy() == distances.argmin(1, keepdim=True).numpy()
     location = match_location_report(
-        list(perf_ids), candidates, same_work, ranked.segments, true_offsets_s, settings.hop_s
+        list(perf_ids),
+        candidates,
+        same_work,
+        ranked.segments,
+        true_offsets_s,
+        settings.hop_s,
+        first,
     )
     report = {"match_location": location}
     if thresholds and len(set(work_ids)) > 1:

@@ -4,6 +4,11 @@ Decode (16 kHz mono), peak-normalise, log-CQT, cut into the gallery's non-overla
 kept when long enough), embed, L2-normalise. `coverhunter identify` and the MLflow model both
 call this, with the CQT and chunk settings stored beside the index or the model.
 
+The CQT front end is made once per process and configuration (`cqt_extractor`); given a folder,
+its 1992v2 kernels are kept there (`cqt-<key>.pt`, the key a hash of the CQT settings
+and the nnAudio version that built them), so a new process makes it without importing nnAudio
+and the `scipy.signal` it imports (over a second of `coverhunter identify`'s cold start).
+
 `coverhunter identify` also refuses what ingest would set aside (`validation`: silent, too short,
 NaN samples; the same check and the same words as `ingest_rejects`) and what holds no music at
 all (`min_tonality`, see `tonality`): such a query has no answer, only a nearest neighbour.
@@ -11,6 +16,12 @@ all (`min_tonality`, see `tonality`): such a query has no answer, only a nearest
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import io
+import json
+import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +30,13 @@ import torch
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import AudioDecodeError, decode_audio, peak_normalise, resample
+from coverhunter.data.atomic import write_bytes_atomically
 from coverhunter.data.chunking import chunk_starts
 from coverhunter.data.validation import ValidationConfig, audio_problem
 from coverhunter.retrieval.embed import EmbedFn, embed_track_chunks
 from coverhunter.retrieval.gallery import ChunkSettings
+
+logger = logging.getLogger(__name__)
 
 
 class QueryRejected(ValueError):  # noqa: N818 (what happened to the query)
@@ -60,6 +74,63 @@ def tonality(log_cqt: np.ndarray, floor_db: float = 60.0) -> float:
     return float(np.median(top.mean(axis=1)))
 
 
+# The CQT front ends made in this process, by (settings, device).
+_EXTRACTORS: dict[tuple[CQTConfig, str], CQTExtractor] = {}
+
+
+def kernel_file(config: CQTConfig, cache_dir: str | Path) -> Path:
+    """Where `cqt_extractor` keeps the 1992v2 kernels of `config` in `cache_dir`."""
+    made_by = {"cqt": config.to_dict(), "nnAudio": importlib.metadata.version("nnAudio")}
+    key = hashlib.blake2b(json.dumps(made_by, sort_keys=True).encode(), digest_size=8).hexdigest()
+    return Path(cache_dir) / f"cqt-{key}.pt"
+
+
+def _read_kernels(path: Path) -> dict[str, torch.Tensor] | None:
+    if not path.is_file():
+        return None
+    try:
+        kernels = torch.load(path, weights_only=True)  # tensors only, no pickled code
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:  # made again
+        logger.warning("CQT kernels at %s unreadable (%s); making them again", path, error)
+        return None
+    names = {"real", "imag", "lengths"}
+    if not isinstance(kernels, dict) or set(kernels) != names:
+        return None
+    return kernels
+
+
+def _write_kernels(path: Path, kernels: dict[str, torch.Tensor]) -> None:
+    buffer = io.BytesIO()
+    torch.save(kernels, buffer)
+    try:
+        write_bytes_atomically(path, buffer.getvalue())
+    except OSError as error:  # a read-only home: the next process makes them again
+        logger.warning("CQT kernels not kept at %s: %s", path, error)
+
+
+def cqt_extractor(
+    config: CQTConfig, device: str | torch.device = "cpu", cache_dir: str | Path | None = None
+) -> CQTExtractor:
+    """The CQT front end of `config` on `device`, made once per process (see the module doc).
+
+    With `cache_dir`, 1992v2 kernels are read from `kernel_file(config, cache_dir)` when it is
+    there, and written to it when they had to be made.
+    """
+    key = (config, str(torch.device(device)))
+    if key not in _EXTRACTORS:
+        path = (
+            None
+            if cache_dir is None or config.method != "1992v2"
+            else kernel_file(config, cache_dir)
+        )
+        kernels = None if path is None else _read_kernels(path)
+        extractor = CQTExtractor(config, kernels)
+        if path is not None and kernels is None:
+            _write_kernels(path, extractor.kernels())
+        _EXTRACTORS[key] = extractor.to(device)
+    return _EXTRACTORS[key]
+
+
 @dataclass(frozen=True)
 class QueryChunks:
     chunks: torch.Tensor  # (N, D) unit rows, on the CPU
@@ -80,6 +151,7 @@ def embed_audio_file(
     validation: ValidationConfig | None = None,
     min_tonality: float | None = None,
     sequence_s: tuple[float, float] | None = None,
+    cqt_cache_dir: str | Path | None = None,
 ) -> QueryChunks:
     """Chunk embeddings of the recording at `path`.
 
@@ -94,6 +166,7 @@ def embed_audio_file(
         min_tonality: the least `tonality` (dB) of a recording that holds music, when given.
         sequence_s: `(window_s, hop_s)`: also embed the recording as the re-rank's sequence
             (`window_s` chunks every `hop_s`, as the gallery's `gallery_sequences`).
+        cqt_cache_dir: where the CQT kernels are kept between processes (`cqt_extractor`).
 
     Raises:
         AudioDecodeError: the file is missing, unreadable, or too short to embed.
@@ -106,7 +179,8 @@ def embed_audio_file(
     if signal.size == 0:
         raise AudioDecodeError(path, "the file holds no audio samples")
     duration_s = signal.shape[0] / cqt.sample_rate
-    features = log_cqt_batch([peak_normalise(signal)], CQTExtractor(cqt).to(device), device)[0]
+    extractor = cqt_extractor(cqt, device, cqt_cache_dir)
+    features = log_cqt_batch([peak_normalise(signal)], extractor, device)[0]
     if min_tonality is not None and (measured := tonality(features)) < min_tonality:
         raise QueryRejected(
             path,

@@ -104,6 +104,7 @@ def identify_recording(
             ),
             min_tonality=identify.get("min_tonality_db"),
             sequence_s=(settings.window_s, settings.hop_s),
+            cqt_cache_dir=identify.get("cqt_cache_dir"),
         )
     (hits,) = search_tracks(
         gallery_index, query.chunks, k_tracks=settings.k, k_chunks=identify["k_chunks"]
