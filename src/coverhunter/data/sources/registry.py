@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,25 +19,14 @@ SOURCE_MODULES = {
     "covers80": "covers80",
     "discogs_vi": "discogs_vi",
 }
-SOURCES = ("synthetic", "rendered_corpus", *SOURCE_MODULES)
+# Rendered by our own corpus builders (coverhunter.corpora), which ingest's nodes call.
+GENERATED_SOURCES = ("synthetic", "rendered_corpus")
+SOURCES = (*GENERATED_SOURCES, *SOURCE_MODULES)
 
 
-def list_source(ingest: Mapping[str, Any], seed: int) -> pd.DataFrame:
-    """The raw listing of the source the ingest parameters name (rendering it first if synthetic)."""
+def list_source(ingest: Mapping[str, Any]) -> pd.DataFrame:
+    """The raw listing of the collection the ingest parameters name (a format we read)."""
     source = ingest["source"]
-    if source == "synthetic":
-        from coverhunter.data.sources.synthetic import (
-            SyntheticConfig,
-            generate_synthetic_collection,
-        )
-
-        settings = dict(ingest["synthetic"])
-        root = Path(settings.pop("root"))
-        return generate_synthetic_collection(root, SyntheticConfig(**settings), seed)
-    if source == "rendered_corpus":
-        from coverhunter.data.sources.rendered_corpus import list_rendered_corpus
-
-        return list_rendered_corpus(ingest["rendered_corpus"], seed)
     if source not in SOURCE_MODULES:
         raise SourceError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
     options = {

@@ -13,7 +13,21 @@ from coverhunter.data.validation import ValidationConfig, validate_recordings
 
 def list_performances(ingest: dict, seed: int) -> pd.DataFrame:
     """The source's listing: perf_id, work_id, path[, split, true_offset_s, ...]."""
-    return list_source(ingest, seed)
+    source = ingest["source"]
+    if source == "synthetic":
+        from coverhunter.corpora.synthetic.collection import (
+            SyntheticConfig,
+            generate_synthetic_collection,
+        )
+
+        settings = dict(ingest["synthetic"])
+        root = Path(settings.pop("root"))
+        return generate_synthetic_collection(root, SyntheticConfig(**settings), seed)
+    if source == "rendered_corpus":
+        from coverhunter.corpora.rendered_corpus.collection import list_rendered_corpus
+
+        return list_rendered_corpus(ingest["rendered_corpus"], seed)
+    return list_source(ingest)
 
 
 def build_manifest(

@@ -18,9 +18,7 @@ import pytest
 import torch
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
-from coverhunter.data.features import write_cqt_features
-from coverhunter.data.sources.pretraining_corpus import (
+from coverhunter.corpora.pretraining_corpus import (
     ROWS_FILE,
     STATE_FILE,
     build_pretraining_corpus,
@@ -28,15 +26,17 @@ from coverhunter.data.sources.pretraining_corpus import (
     pretraining_settings,
     pretraining_splits,
 )
-from coverhunter.data.sources.render.corpus_pieces import is_bach
-from coverhunter.data.sources.render.fluidsynth import SOUNDFONT_PATHS
-from coverhunter.data.sources.rendered_corpus import (
+from coverhunter.corpora.rendered_corpus.collection import (
     COLUMNS,
     RenderedCorpusConfig,
     render_corpus_collection,
     select_candidates,
     work_id_of,
 )
+from coverhunter.corpora.rendered_corpus.corpus_pieces import is_bach
+from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
+from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
+from coverhunter.data.features import write_cqt_features
 
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
     Path(p).is_file() for p in SOUNDFONT_PATHS
@@ -200,7 +200,7 @@ def test_a_killed_build_resumes_where_it_stopped(built, tmp_path, caplog):
     assert len(committed) == 16, "the build did not commit its 4th work in time, or finished"
     assert (committed[before.index] == before).all()  # the first 3 were not rendered again
 
-    with caplog.at_level("INFO", logger="coverhunter.data.sources.pretraining_corpus"):
+    with caplog.at_level("INFO", logger="coverhunter.corpora.pretraining_corpus"):
         table, store = build(folder, n_works=5)
     assert "4 already in the store" in caplog.text
     final = store.table.groupby("perf_id").shard.first()

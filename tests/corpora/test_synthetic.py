@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from coverhunter.data.sources.synth.arrangement import voice_chord
-from coverhunter.data.sources.synth.render import coloured_noise, mix_noise, reference_midi
-from coverhunter.data.sources.synth.score import beats_to_seconds
-from coverhunter.data.sources.synth.voices import VOICES, render_note
-from coverhunter.data.sources.synthetic import (
+from coverhunter.corpora.synthetic.arrangement import voice_chord
+from coverhunter.corpora.synthetic.collection import (
     MANIFEST_NAME,
     SyntheticConfig,
     generate_synthetic_collection,
     plan_collection,
 )
+from coverhunter.corpora.synthetic.render import coloured_noise, mix_noise, reference_midi
+from coverhunter.corpora.synthetic.score import beats_to_seconds
+from coverhunter.corpora.synthetic.voices import VOICES, render_note
 
 TINY = SyntheticConfig(
     n_works=3,

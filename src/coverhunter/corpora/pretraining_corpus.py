@@ -1,6 +1,6 @@
 """A pretraining collection at scale: thousands of music21 corpus works, straight to features.
 
-The works are rendered as the default collection's are (`rendered_corpus.py`: the same cover
+The works are rendered as the default collection's are (`rendered_corpus/collection.py`: the same cover
 variation, ensembles, tempo, key, preludes and outros, room and noise), by default every usable
 piece of the corpus (~14,000) in 4-6 versions each, but only their log-CQT is kept: each worker
 process renders one work (`rendered_corpus.render_work_audio`), rounds every version to the
@@ -11,7 +11,7 @@ With `keep_audio` the versions are also written as FLAC under `audio_root/<work_
 features are the same either way: what `feature_cqt` would compute from those files).
 
 Never heard here: anything by Bach (left out of the corpus candidates and refused after parsing,
-see `render/corpus_pieces.py`), and none of the default collection's works (its test works must
+see `rendered_corpus/corpus_pieces.py`), and none of the default collection's works (its test works must
 stay unheard), neither as works nor as preludes or outros; its prelude/outro pieces are not works
 here either. Which pieces those are is found by replaying the default collection's selection (its
 settings and seed: the first `n_works` usable pieces of its candidate order, each parsed), cached
@@ -66,11 +66,7 @@ from tqdm.auto import tqdm
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import peak_normalise
-from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
-from coverhunter.data.manifest import finalise_manifest, work_hash_fraction
-from coverhunter.data.sources.render.corpus_pieces import Candidate, PieceError, is_bach
-from coverhunter.data.sources.render.fluidsynth import find_fluidsynth, find_soundfont
-from coverhunter.data.sources.rendered_corpus import (
+from coverhunter.corpora.rendered_corpus.collection import (
     COLUMNS,
     GENERATOR_VERSION,
     RenderedCorpusConfig,
@@ -83,7 +79,11 @@ from coverhunter.data.sources.rendered_corpus import (
     work_id_of,
     write_atomic,
 )
-from coverhunter.data.sources.synthetic import encode_flac
+from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, PieceError, is_bach
+from coverhunter.corpora.rendered_corpus.fluidsynth import find_fluidsynth, find_soundfont
+from coverhunter.corpora.synthetic.collection import encode_flac
+from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
+from coverhunter.data.manifest import finalise_manifest, work_hash_fraction
 
 logger = logging.getLogger(__name__)
 

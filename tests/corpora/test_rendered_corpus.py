@@ -13,28 +13,8 @@ import pytest
 import soundfile as sf
 from music21 import corpus
 
-from coverhunter.data.sources.render.arrangement import drum_pattern, fold_octaves
-from coverhunter.data.sources.render.corpus_pieces import (
-    Candidate,
-    PieceError,
-    clip_notes,
-    corpus_root,
-    list_candidates,
-    load_piece,
-)
-from coverhunter.data.sources.render.cover import (
-    MELODY_CHANGES,
-    STRUCTURES,
-    CoverSettings,
-    as_written,
-)
-from coverhunter.data.sources.render.fluidsynth import SOUNDFONT_PATHS, render_midi
-from coverhunter.data.sources.render.harmony import HARMONY_CHANGES, Chord, harmonise
-from coverhunter.data.sources.render.midi_file import MidiNotes, write_midi
-from coverhunter.data.sources.render.performance import Timing, warp
-from coverhunter.data.sources.render.room import add_reverb, room_impulse
-from coverhunter.data.sources.render.texture import TEXTURES, accompany, bass_pitch, voice
-from coverhunter.data.sources.rendered_corpus import (
+from coverhunter.corpora.rendered_corpus.arrangement import drum_pattern, fold_octaves
+from coverhunter.corpora.rendered_corpus.collection import (
     MANIFEST_NAME,
     RenderedCorpusConfig,
     list_rendered_corpus,
@@ -45,6 +25,26 @@ from coverhunter.data.sources.rendered_corpus import (
     select_candidates,
     work_id_of,
 )
+from coverhunter.corpora.rendered_corpus.corpus_pieces import (
+    Candidate,
+    PieceError,
+    clip_notes,
+    corpus_root,
+    list_candidates,
+    load_piece,
+)
+from coverhunter.corpora.rendered_corpus.cover import (
+    MELODY_CHANGES,
+    STRUCTURES,
+    CoverSettings,
+    as_written,
+)
+from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS, render_midi
+from coverhunter.corpora.rendered_corpus.harmony import HARMONY_CHANGES, Chord, harmonise
+from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
+from coverhunter.corpora.rendered_corpus.performance import Timing, warp
+from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
+from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch, voice
 
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
     Path(p).is_file() for p in SOUNDFONT_PATHS

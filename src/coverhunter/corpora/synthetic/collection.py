@@ -1,7 +1,7 @@
 """The embedded default collection: seeded synthetic cover songs, rendered to FLAC.
 
 Each work is composed from its own random stream (melody, chords, metre, tempo, swing; see
-`synth/composition.py`). Each version of it draws, from its own stream and independently of the
+`composition.py`). Each version of it draws, from its own stream and independently of the
 work, a key, a tempo factor, two voices (melody, accompaniment), an arrangement, an octave, an
 articulation, a loudness, a noise level and colour, and usually a prelude and/or an outro of
 unrelated music played the same way. So works cannot be told apart by timbre, tempo or key; only
@@ -36,15 +36,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from coverhunter.data.atomic import write_bytes_atomically
-from coverhunter.data.sources._common import (
-    check_collection_size,
-    config_check,
-    read_generator_record,
-)
-from coverhunter.data.sources.synth.arrangement import ARRANGEMENTS
-from coverhunter.data.sources.synth.composition import Work, compose_work
-from coverhunter.data.sources.synth.render import (
+from coverhunter.corpora.synthetic.arrangement import ARRANGEMENTS
+from coverhunter.corpora.synthetic.composition import Work, compose_work
+from coverhunter.corpora.synthetic.render import (
     NOISE_COLOURS,
     NoteCache,
     Performance,
@@ -52,7 +46,13 @@ from coverhunter.data.sources.synth.render import (
     mix_noise,
     render_section,
 )
-from coverhunter.data.sources.synth.voices import VOICES
+from coverhunter.corpora.synthetic.voices import VOICES
+from coverhunter.data.atomic import write_bytes_atomically
+from coverhunter.data.sources._common import (
+    check_collection_size,
+    config_check,
+    read_generator_record,
+)
 
 logger = logging.getLogger(__name__)
 

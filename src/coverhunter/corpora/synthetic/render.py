@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coverhunter.data.sources.synth.arrangement import arrange, vary_melody
-from coverhunter.data.sources.synth.composition import Work
-from coverhunter.data.sources.synth.score import Note, beats_to_seconds
-from coverhunter.data.sources.synth.voices import render_note
+from coverhunter.corpora.synthetic.arrangement import arrange, vary_melody
+from coverhunter.corpora.synthetic.composition import Work
+from coverhunter.corpora.synthetic.score import Note, beats_to_seconds
+from coverhunter.corpora.synthetic.voices import render_note
 
 NOISE_COLOURS = ("white", "pink")
 _BASS_GAIN = 1.2  # relative to the accompaniment: one bass note against a chord of three or four

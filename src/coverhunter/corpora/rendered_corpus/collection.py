@@ -3,15 +3,15 @@
 A work is a real piece (a folk tune, a madrigal, a mass movement, a string quartet, a rag, ...)
 or an excerpt of a few phrases of it, in whole bars. Each version of it is a different rendering,
 as real covers differ: the melody and mostly the form stay, the rest changes
-(`render/cover.py`, probabilities in `cover:`, a `render.cover.CoverSettings`):
+(`cover.py`, probabilities in `cover:`, a `cover.CoverSettings`):
 - the form: a section played twice, or one left out;
 - the melody's reading: ornaments, passing notes, notes anticipated or delayed, another octave;
 - the harmony and accompaniment: a piece of several parts keeps its written voices (dropped or
-  doubled by arrangement, see `render/arrangement.py`) or plays its top voice over new chords
+  doubled by arrangement, see `arrangement.py`) or plays its top voice over new chords
   fitted to it; a melody takes its own chords or re-drawn ones (another fit, substitutions,
-  sevenths, the other mode, a chord every half bar: `render/harmony.py`), played in a texture
+  sevenths, the other mode, a chord every half bar: `harmony.py`), played in a texture
   (block chords, arpeggios, strumming, oom-pah, walking or pedal bass, a counter-melody, none:
-  `render/texture.py`) and a voicing of its own;
+  `texture.py`) and a voicing of its own;
 - instrumentation: a General-MIDI ensemble (piano, strings, organ, guitar band with drums, brass,
   synth pop, woodwinds, choir, jazz combo), the programs drawn per version;
 - tempo (0.8-1.25 times the piece's own) with a slow rubato and small onset errors;
@@ -19,7 +19,7 @@ as real covers differ: the melody and mostly the form stay, the rest changes
 - a prelude and/or outro of other music (another corpus piece, never one of the works, played as
   written) by the same band; the shared material starts `true_offset_s` into the recording;
 - a room (synthetic reverberation), noise at 0-30 dB SNR and a loudness.
-The table records the cover's choices per version in four string columns (see `render/cover.py`):
+The table records the cover's choices per version in four string columns (see `cover.py`):
 `var_structure` ("none", "section_repeated", "repeat_dropped", "section_dropped"), `var_melody`
 and `var_harmony` (the changes that altered something, comma-separated, or "none"), and
 `var_texture` ("parts" for the written voices, else the texture's name); like every column of the
@@ -32,7 +32,7 @@ No Bach: every corpus path naming Bach (`bach/`, `cpebach/`) is out of the candi
 score whose composer is Bach is refused (an independent check of the project uses the chorales).
 
 Works are the candidates in a seeded order that takes one piece of each corpus collection in turn
-(`render/corpus_pieces.py`); a piece that fails to parse or is too short is skipped with a
+(`corpus_pieces.py`); a piece that fails to parse or is too short is skipped with a
 warning and the next one takes its place. Streams are `numpy.random.default_rng([seed,
 work_idx, version_idx])` (the work's own choices use `[seed, work_idx, WORK_STREAM]`), where
 `work_idx` is the piece's place in that order: growing `n_works` keeps the existing works as they
@@ -68,12 +68,7 @@ import music21
 import numpy as np
 import pandas as pd
 
-from coverhunter.data.sources._common import (
-    check_collection_size,
-    config_check,
-    read_generator_record,
-)
-from coverhunter.data.sources.render.arrangement import (
+from coverhunter.corpora.rendered_corpus.arrangement import (
     ENSEMBLES,
     Band,
     Voice,
@@ -82,7 +77,7 @@ from coverhunter.data.sources.render.arrangement import (
     repeat,
     transpose,
 )
-from coverhunter.data.sources.render.corpus_pieces import (
+from coverhunter.corpora.rendered_corpus.corpus_pieces import (
     Candidate,
     Piece,
     PieceError,
@@ -91,24 +86,29 @@ from coverhunter.data.sources.render.corpus_pieces import (
     list_candidates,
     load_piece,
 )
-from coverhunter.data.sources.render.cover import (
+from coverhunter.corpora.rendered_corpus.cover import (
     Cover,
     CoverSettings,
     as_written,
     cover_settings,
     draw_cover,
 )
-from coverhunter.data.sources.render.fluidsynth import (
+from coverhunter.corpora.rendered_corpus.fluidsynth import (
     find_fluidsynth,
     find_soundfont,
     fluidsynth_version,
     render_midi,
 )
-from coverhunter.data.sources.render.midi_file import MidiNotes, write_midi
-from coverhunter.data.sources.render.performance import Timing, assign_channels, perform
-from coverhunter.data.sources.render.room import add_reverb, room_impulse
-from coverhunter.data.sources.synth.render import NOISE_COLOURS, fade, mix_noise
-from coverhunter.data.sources.synthetic import encode_flac, fingerprint
+from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
+from coverhunter.corpora.rendered_corpus.performance import Timing, assign_channels, perform
+from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
+from coverhunter.corpora.synthetic.collection import encode_flac, fingerprint
+from coverhunter.corpora.synthetic.render import NOISE_COLOURS, fade, mix_noise
+from coverhunter.data.sources._common import (
+    check_collection_size,
+    config_check,
+    read_generator_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,9 +166,7 @@ class RenderedCorpusConfig:
     max_peak_db: float = -1.0
     end_fade_s: float = 1.0
     synth_gain: float = 0.3  # FluidSynth's master gain; loudness is set afterwards
-    soundfont: str | None = (
-        None  # a General-MIDI .sf2; None finds Debian's (see render/fluidsynth.py)
-    )
+    soundfont: str | None = None  # a General-MIDI .sf2; None finds Debian's (see fluidsynth.py)
     fluidsynth: str = "fluidsynth"  # the FluidSynth program
     n_jobs: int = 2
     # What versions change as covers do (a mapping of its fields in the parameters).

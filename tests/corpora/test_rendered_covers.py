@@ -9,9 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coverhunter.data.sources.render.arrangement import Band, arrange
-from coverhunter.data.sources.render.corpus_pieces import Candidate, Piece
-from coverhunter.data.sources.render.cover import (
+from coverhunter.corpora.rendered_corpus.arrangement import Band, arrange
+from coverhunter.corpora.rendered_corpus.collection import (
+    RenderedCorpusConfig,
+    cover_voices,
+    plan_version,
+    plan_work,
+)
+from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, Piece
+from coverhunter.corpora.rendered_corpus.cover import (
     MELODY_CHANGES,
     CoverSettings,
     displace,
@@ -22,14 +28,8 @@ from coverhunter.data.sources.render.cover import (
     sections,
     vary_melody,
 )
-from coverhunter.data.sources.render.harmony import Chord, harmonise, reharmonise
-from coverhunter.data.sources.render.texture import TEXTURES, accompany, bass_pitch
-from coverhunter.data.sources.rendered_corpus import (
-    RenderedCorpusConfig,
-    cover_voices,
-    plan_version,
-    plan_work,
-)
+from coverhunter.corpora.rendered_corpus.harmony import Chord, harmonise, reharmonise
+from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch
 
 CONFIG = RenderedCorpusConfig()
 SEED = 5

@@ -1,0 +1,1 @@
+"""The rendered corpus's parts: corpus pieces, harmony, texture, cover, MIDI, FluidSynth, room."""

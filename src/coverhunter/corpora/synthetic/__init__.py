@@ -1,0 +1,1 @@
+"""The synthetic collection's parts: score, composition, arrangement, voices, render."""
