@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 from music21 import corpus
 
+from coverhunter.corpora.generator_record import RECORD_FILE
 from coverhunter.corpora.rendered_corpus.arrangement import drum_pattern, fold_octaves
 from coverhunter.corpora.rendered_corpus.collection import (
-    MANIFEST_NAME,
     RenderedCorpusConfig,
     list_rendered_corpus,
     plan_version,
@@ -309,7 +309,7 @@ def test_same_seed_gives_the_same_table_and_audio_whatever_n_jobs(collection, tm
 
 def test_a_second_call_reuses_the_files_and_the_record(collection):
     root, table = collection
-    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    manifest = json.loads((root / RECORD_FILE).read_text())
     assert len(manifest["fingerprint"]) == 64 and manifest["seed"] == SEED
     mtimes = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
     assert render_corpus_collection(root, TINY, SEED).equals(table)

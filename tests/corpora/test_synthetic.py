@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from coverhunter.corpora.generator_record import RECORD_FILE
 from coverhunter.corpora.synthetic.arrangement import voice_chord
 from coverhunter.corpora.synthetic.collection import (
-    MANIFEST_NAME,
     SyntheticConfig,
     generate_synthetic_collection,
     plan_collection,
 )
-from coverhunter.corpora.synthetic.render import coloured_noise, mix_noise, reference_midi
+from coverhunter.corpora.synthetic.render import reference_midi
 from coverhunter.corpora.synthetic.score import beats_to_seconds
 from coverhunter.corpora.synthetic.voices import VOICES, render_note
 
@@ -48,13 +48,11 @@ def _flac_bytes(root: Path) -> dict[str, bytes]:
 
 
 def _mtimes(root: Path) -> dict[str, int]:
-    return {
-        p.name: p.stat().st_mtime_ns for p in [*root.glob("syn_w*/*.flac"), root / MANIFEST_NAME]
-    }
+    return {p.name: p.stat().st_mtime_ns for p in [*root.glob("syn_w*/*.flac"), root / RECORD_FILE]}
 
 
 def _fingerprint(root: Path) -> str:
-    return json.loads((root / MANIFEST_NAME).read_text())["fingerprint"]
+    return json.loads((root / RECORD_FILE).read_text())["fingerprint"]
 
 
 def test_table_has_ids_paths_and_consistent_sections(collection):
@@ -138,11 +136,11 @@ def test_changed_request_rerenders_drops_stale_works_and_restores_missing_files(
 
     quieter = replace(TINY, n_works=1, max_snr_db=10.0)
     table = generate_synthetic_collection(root, quieter, SEED)
-    assert sorted(p.name for p in root.iterdir()) == [MANIFEST_NAME, "syn_w0000", "user_notes"]
+    assert sorted(p.name for p in root.iterdir()) == [RECORD_FILE, "syn_w0000", "user_notes"]
     new = _flac_bytes(root)
     assert set(new) == set(table["perf_id"])
     assert all(new[perf] != old[perf] for perf in new)
-    assert json.loads((root / MANIFEST_NAME).read_text())["request"]["settings"]["max_snr_db"] == 10
+    assert json.loads((root / RECORD_FILE).read_text())["request"]["settings"]["max_snr_db"] == 10
 
     lost = Path(table["path"][0])
     lost.unlink()
@@ -260,17 +258,3 @@ def test_voices_are_in_tune_peak_normalised_and_sound_different():
         assert np.mean(np.abs(profiles[a] - profiles[b])) > 3.0, (a, b)
     with pytest.raises(ValueError, match="kazoo"):
         render_note("kazoo", 69, held, sample_rate)
-
-
-def test_noise_is_mixed_at_the_requested_snr_and_pink_has_equal_power_per_octave():
-    rng = np.random.default_rng(0)
-    n = 1 << 16
-    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)).astype(np.float32)  # power 1/8
-    noise = mix_noise(tone, 10.0, "white", rng) - tone
-    assert np.mean(noise.astype(np.float64) ** 2) == pytest.approx(0.125 / 10, rel=0.02)
-
-    freqs = np.fft.rfftfreq(n, 1 / 16000)
-    for colour, expected in (("white", 0.1), ("pink", 1.0)):
-        power = np.abs(np.fft.rfft(coloured_noise(n, colour, rng))) ** 2
-        low, high = power[(freqs >= 100) & (freqs < 200)], power[(freqs >= 1000) & (freqs < 2000)]
-        assert low.sum() / high.sum() == pytest.approx(expected, rel=0.15), colour

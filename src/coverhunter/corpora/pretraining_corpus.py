@@ -66,6 +66,7 @@ from tqdm.auto import tqdm
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import peak_normalise
+from coverhunter.corpora.recording import encode_flac
 from coverhunter.corpora.rendered_corpus.collection import (
     COLUMNS,
     GENERATOR_VERSION,
@@ -77,11 +78,10 @@ from coverhunter.corpora.rendered_corpus.collection import (
     render_work_audio,
     select_candidates,
     work_id_of,
-    write_atomic,
 )
 from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, PieceError, is_bach
 from coverhunter.corpora.rendered_corpus.fluidsynth import find_fluidsynth, find_soundfont
-from coverhunter.corpora.synthetic.collection import encode_flac
+from coverhunter.data.atomic import write_bytes_atomically
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
 from coverhunter.data.manifest import finalise_manifest, work_hash_fraction
 
@@ -250,7 +250,7 @@ def build_work(
         row["path"] = ""
         if audio_root is not None:
             path = audio_root / work_id / f"{row['perf_id']}.flac"
-            write_atomic(path, data)
+            write_bytes_atomically(path, data)
             row["path"] = str(path)
         signals.append(peak_normalise(sf.read(io.BytesIO(data), dtype="float32")[0]))
     features = log_cqt_batch(signals, _extractor(cqt))
@@ -291,7 +291,7 @@ def _write_rows(records: list[dict], path: Path) -> None:
     table = pd.DataFrame(rows, columns=[*COLUMNS, *_ROW_EXTRA])
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
-    write_atomic(path, buffer.getvalue())
+    write_bytes_atomically(path, buffer.getvalue())
 
 
 def _previous_works(
@@ -470,7 +470,7 @@ def build_pretraining_corpus(
         # Until the end, works of an earlier, bigger selection are kept for a later run.
         kept = [] if final else [r for w, r in previous.items() if w not in done]
         _write_rows(kept + list(done.values()), folder / ROWS_FILE)
-        write_atomic(
+        write_bytes_atomically(
             folder / STATE_FILE,
             json.dumps(
                 {"request_key": request_key, "request": request, "excluded": excluded_state,

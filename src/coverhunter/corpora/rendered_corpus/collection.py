@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import math
 import multiprocessing
@@ -68,6 +67,14 @@ import music21
 import numpy as np
 import pandas as pd
 
+from coverhunter.corpora.config_checks import check_collection_size, config_check
+from coverhunter.corpora.generator_record import (
+    RECORD_FILE,
+    fingerprint,
+    read_generator_record,
+    write_generator_record,
+)
+from coverhunter.corpora.recording import NOISE_COLOURS, encode_flac, finish_recording
 from coverhunter.corpora.rendered_corpus.arrangement import (
     ENSEMBLES,
     Band,
@@ -102,19 +109,12 @@ from coverhunter.corpora.rendered_corpus.fluidsynth import (
 from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
 from coverhunter.corpora.rendered_corpus.performance import Timing, assign_channels, perform
 from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
-from coverhunter.corpora.synthetic.collection import encode_flac, fingerprint
-from coverhunter.corpora.synthetic.render import NOISE_COLOURS, fade, mix_noise
-from coverhunter.data.sources._common import (
-    check_collection_size,
-    config_check,
-    read_generator_record,
-)
+from coverhunter.data.atomic import write_bytes_atomically
 
 logger = logging.getLogger(__name__)
 
 # Bump when the same request would render different audio, so cached collections are redone.
 GENERATOR_VERSION = 2
-MANIFEST_NAME = "collection.json"
 WORK_PREFIX = "rc_"
 _WORK_DIR = re.compile(r"^rc_\w+$")
 # Streams besides the versions' [seed, work_idx, version_idx] (version_idx stays below 100).
@@ -478,10 +478,10 @@ def render_version(
     audio = np.pad(audio, (0, total_n - len(audio)))
     if plan.rt60_s is not None:
         audio = add_reverb(audio, room_impulse(plan.rt60_s, sr, rng), plan.reverb_wet)
-    audio = fade(audio, 0, min(round(config.end_fade_s * sr), len(audio) // 4))
-    audio = mix_noise(audio, plan.snr_db, plan.noise, rng)
-    peak = max(float(np.max(np.abs(audio))), 1e-12)
-    return (audio * np.float32(10.0 ** (plan.peak_db / 20.0) / peak)).astype(np.float32), used
+    audio = finish_recording(
+        audio, sr, config.end_fade_s, plan.snr_db, plan.noise, plan.peak_db, rng
+    )
+    return audio, used
 
 
 # The table's columns, in order: the source contract first, then how each version was made.
@@ -529,14 +529,6 @@ def _row(work: WorkPlan, plan: VersionPlan, used: dict[str, str], sr: int) -> di
         "noise": plan.noise,
         "peak_db": plan.peak_db,
     }
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file so an interrupted run never leaves a truncated file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def render_work_audio(
@@ -593,7 +585,7 @@ def render_work(
     files = {}
     for row, samples in zip(rows, audio, strict=True):
         data = encode_flac(samples, config.sample_rate)
-        write_atomic(folder / f"{row['perf_id']}.flac", data)
+        write_bytes_atomically(folder / f"{row['perf_id']}.flac", data)
         files[row["perf_id"]] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return {"work_id": work_id, "rank": work_idx, "rows": rows, "files": files}
 
@@ -611,10 +603,6 @@ def render_request(config: RenderedCorpusConfig, seed: int, soundfont: Path, pro
         "fluidsynth": fluidsynth_version(program),
         "music21": music21.__version__,
     }
-
-
-def _read_manifest(root: Path) -> dict | None:
-    return read_generator_record(root / MANIFEST_NAME, "rendered corpus")
 
 
 def _intact(record: dict, root: Path) -> bool:
@@ -747,10 +735,10 @@ def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int
     root.mkdir(parents=True, exist_ok=True)
     order, fillers = select_candidates(config, seed)
     request = render_request(config, seed, soundfont, program)
-    manifest = _read_manifest(root)
-    same = manifest is not None and manifest.get("request") == request
-    known = {r["work_id"]: r for r in manifest.get("works", [])} if same else {}
-    skipped = dict(manifest.get("skipped", {})) if same else {}
+    record = read_generator_record(root / RECORD_FILE, "rendered corpus")
+    same = record is not None and record.get("request") == request
+    known = {r["work_id"]: r for r in record.get("works", [])} if same else {}
+    skipped = dict(record.get("skipped", {})) if same else {}
 
     def reuse(rank: int, candidate: Candidate) -> dict | None:
         record = known.get(work_id_of(candidate))
@@ -786,8 +774,8 @@ def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int
         "works": records,
         "skipped": scheduler.skipped,
     }
-    if manifest != content:
-        write_atomic(root / MANIFEST_NAME, json.dumps(content, indent=1, sort_keys=True).encode())
+    if record != content:
+        write_generator_record(root / RECORD_FILE, content)
     return collection_table(records, root)
 
 

@@ -20,8 +20,6 @@ of them all. A later call with the same request re-renders only missing or resiz
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
 import math
 import multiprocessing
@@ -34,31 +32,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
+from coverhunter.corpora.config_checks import check_collection_size, config_check
+from coverhunter.corpora.generator_record import (
+    RECORD_FILE,
+    fingerprint,
+    read_generator_record,
+    write_generator_record,
+)
+from coverhunter.corpora.recording import NOISE_COLOURS, encode_flac, fade, finish_recording
 from coverhunter.corpora.synthetic.arrangement import ARRANGEMENTS
 from coverhunter.corpora.synthetic.composition import Work, compose_work
-from coverhunter.corpora.synthetic.render import (
-    NOISE_COLOURS,
-    NoteCache,
-    Performance,
-    fade,
-    mix_noise,
-    render_section,
-)
+from coverhunter.corpora.synthetic.render import NoteCache, Performance, render_section
 from coverhunter.corpora.synthetic.voices import VOICES
 from coverhunter.data.atomic import write_bytes_atomically
-from coverhunter.data.sources._common import (
-    check_collection_size,
-    config_check,
-    read_generator_record,
-)
 
 logger = logging.getLogger(__name__)
 
 # Bump when the same request would render different audio, so cached collections are redone.
 GENERATOR_VERSION = 1
-MANIFEST_NAME = "collection.json"
 _WORK_DIR = re.compile(r"^syn_w\d+$")
 
 # Purposes of the random streams: [seed, work_idx, version_idx, purpose].
@@ -253,18 +245,9 @@ def render_version(plan: VersionPlan, config: SyntheticConfig, seed: int) -> np.
         section = render_section(work, performance, n, sr, rng, cache)
         sections.append(fade(section, join, join))
     audio = np.concatenate(sections)
-    audio = fade(audio, 0, min(round(config.end_fade_s * sr), len(audio) // 4))
-    audio = mix_noise(audio, plan.snr_db, plan.noise, rng)
-    peak = max(float(np.max(np.abs(audio))), 1e-12)
-    return (audio * np.float32(10.0 ** (plan.peak_db / 20.0) / peak)).astype(np.float32)
-
-
-def encode_flac(audio: np.ndarray, sample_rate: int) -> bytes:
-    """16-bit FLAC bytes of `(S,)` float audio in [-1, 1]."""
-    assert audio.ndim == 1, audio.shape
-    buffer = io.BytesIO()
-    sf.write(buffer, audio, sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+    return finish_recording(
+        audio, sr, config.end_fade_s, plan.snr_db, plan.noise, plan.peak_db, rng
+    )
 
 
 def _render_work(
@@ -312,10 +295,6 @@ def _request(config: SyntheticConfig, seed: int) -> dict:
     return {"generator_version": GENERATOR_VERSION, "seed": seed, "settings": settings}
 
 
-def _read_manifest(root: Path) -> dict | None:
-    return read_generator_record(root / MANIFEST_NAME, "synthetic collection")
-
-
 def _reusable(plans: list[VersionPlan], root: Path, files: dict[str, dict]) -> bool:
     """All of a work's files were recorded for this request and are still there, same size."""
     for plan in plans:
@@ -324,14 +303,6 @@ def _reusable(plans: list[VersionPlan], root: Path, files: dict[str, dict]) -> b
         if record is None or not path.is_file() or path.stat().st_size != record["bytes"]:
             return False
     return True
-
-
-def fingerprint(files: dict[str, dict]) -> str:
-    """SHA-256 over every (perf_id, file SHA-256), in perf_id order: the collection's content."""
-    digest = hashlib.sha256()
-    for perf_id in sorted(files):
-        digest.update(f"{perf_id}\t{files[perf_id]['sha256']}\n".encode())
-    return digest.hexdigest()
 
 
 def collection_table(plans: list[VersionPlan], root: Path, sample_rate: int) -> pd.DataFrame:
@@ -379,8 +350,8 @@ def generate_synthetic_collection(root: Path, config: SyntheticConfig, seed: int
     work_plans = [plan_work(config, seed, w) for w in range(config.n_works)]
     plans = [plan for work in work_plans for plan in work]
     request = _request(config, seed)
-    manifest = _read_manifest(root)
-    known = manifest.get("files", {}) if manifest and manifest.get("request") == request else {}
+    record = read_generator_record(root / RECORD_FILE, "synthetic collection")
+    known = record.get("files", {}) if record and record.get("request") == request else {}
 
     wanted = {work[0].work_id for work in work_plans}
     for folder in root.iterdir():
@@ -406,7 +377,7 @@ def generate_synthetic_collection(root: Path, config: SyntheticConfig, seed: int
         )
         files.update(_render_works(to_render, config, seed, root))
         logger.info("synthetic collection: rendered in %.1f s", time.perf_counter() - started)
-    if to_render or manifest is None or manifest.get("files") != files:
+    if to_render or record is None or record.get("files") != files:
         content = {
             "request": request,
             "config": asdict(config),
@@ -414,7 +385,5 @@ def generate_synthetic_collection(root: Path, config: SyntheticConfig, seed: int
             "fingerprint": fingerprint(files),
             "files": files,
         }
-        write_bytes_atomically(
-            root / MANIFEST_NAME, json.dumps(content, indent=1, sort_keys=True).encode()
-        )
+        write_generator_record(root / RECORD_FILE, content)
     return collection_table(plans, root, config.sample_rate)
