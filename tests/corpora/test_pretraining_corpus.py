@@ -21,13 +21,13 @@ from coverhunter.audio.cqt import CQTConfig
 from coverhunter.corpora.pretraining_corpus import (
     ROWS_FILE,
     STATE_FILE,
+    TABLE_COLUMNS,
     build_pretraining_corpus,
     pretraining_manifest,
     pretraining_settings,
     pretraining_splits,
 )
 from coverhunter.corpora.rendered_corpus.collection import (
-    COLUMNS,
     RenderedCorpusConfig,
     render_corpus_collection,
     select_candidates,
@@ -107,7 +107,7 @@ def _arrays(store: FeatureStore) -> dict[str, np.ndarray]:
 @needs_fluidsynth
 def test_tiny_build_writes_every_version_as_float16_cqt(built):
     folder, table, store = built
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == list(TABLE_COLUMNS)
     assert len(table) == 12 and table.work_id.nunique() == 3
     assert (table.groupby("work_id").size() == 4).all()
     assert (table.path == "").all()  # keep_audio is off: no audio anywhere

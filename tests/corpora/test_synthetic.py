@@ -51,13 +51,19 @@ def _mtimes(root: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in [*root.glob("syn_w*/*.flac"), root / RECORD_FILE]}
 
 
+def _recording(root: Path, row) -> Path:
+    """Where the `folder` layout keeps the recording of a ground-truth row."""
+    return root / row.work_id / f"{row.perf_id}.flac"
+
+
 def _fingerprint(root: Path) -> str:
     return json.loads((root / RECORD_FILE).read_text())["fingerprint"]
 
 
-def test_table_has_ids_paths_and_consistent_sections(collection):
+def test_ground_truth_has_ids_and_consistent_sections_and_the_files_the_folder_layout(collection):
     root, table = collection
-    assert list(table.columns[:4]) == ["perf_id", "work_id", "path", "true_offset_s"]
+    assert list(table.columns[:3]) == ["perf_id", "work_id", "true_offset_s"]
+    assert "path" not in table  # the folder layout says where each recording is
     assert {"key_shift", "tempo", "voice", "arrangement", "snr_db", "prelude_s", "outro_s"} <= set(
         table.columns
     )
@@ -66,7 +72,7 @@ def test_table_has_ids_paths_and_consistent_sections(collection):
     for row in table.itertuples():
         assert re.fullmatch(r"syn_w\d{4}", row.work_id)
         assert re.fullmatch(re.escape(row.work_id) + r"_p\d{2}", row.perf_id)
-        assert row.path == str(root.resolve() / row.work_id / f"{row.perf_id}.flac")
+        assert _recording(root, row).is_file()
         assert row.true_offset_s == row.prelude_s
         samples = [round(s * TINY.sample_rate) for s in (row.prelude_s, row.shared_s, row.outro_s)]
         assert sum(samples) == round(row.duration_s * TINY.sample_rate)
@@ -76,13 +82,13 @@ def test_table_has_ids_paths_and_consistent_sections(collection):
 
 
 def test_files_are_16k_mono_flac_of_the_listed_length_neither_silent_nor_clipped(collection):
-    _, table = collection
+    root, table = collection
     for row in table.itertuples():
-        info = sf.info(row.path)
+        info = sf.info(_recording(root, row))
         assert (info.format, info.subtype) == ("FLAC", "PCM_16")
         assert (info.samplerate, info.channels) == (16000, 1)
         assert info.frames == round(row.duration_s * 16000)
-        audio, _ = sf.read(row.path, dtype="float32")
+        audio, _ = sf.read(_recording(root, row), dtype="float32")
         assert np.sqrt(np.mean(audio**2)) > 0.01
         # Each version is scaled to its own peak level, well short of full scale.
         assert np.max(np.abs(audio)) == pytest.approx(10 ** (row.peak_db / 20), abs=1e-3)
@@ -96,10 +102,10 @@ def test_same_seed_gives_identical_bytes_whatever_the_workers_and_another_seed_d
     again = generate_synthetic_collection(tmp_path / "again", replace(TINY, n_jobs=2), SEED)
     assert _flac_bytes(tmp_path / "again") == _flac_bytes(root)
     assert _fingerprint(tmp_path / "again") == _fingerprint(root)
-    pd.testing.assert_frame_equal(again.drop(columns="path"), table.drop(columns="path"))
+    pd.testing.assert_frame_equal(again, table)
 
     other = generate_synthetic_collection(tmp_path / "other", TINY, SEED + 1)
-    assert not other.drop(columns="path").equals(table.drop(columns="path"))
+    assert not other.equals(table)
     mine, theirs = _flac_bytes(root), _flac_bytes(tmp_path / "other")
     assert all(mine[perf] != theirs[perf] for perf in mine.keys() & theirs.keys())
 
@@ -142,7 +148,7 @@ def test_changed_request_rerenders_drops_stale_works_and_restores_missing_files(
     assert all(new[perf] != old[perf] for perf in new)
     assert json.loads((root / RECORD_FILE).read_text())["request"]["settings"]["max_snr_db"] == 10
 
-    lost = Path(table["path"][0])
+    lost = _recording(root, next(table.itertuples()))
     lost.unlink()
     generate_synthetic_collection(root, quieter, SEED)
     assert _flac_bytes(root) == new
@@ -174,8 +180,10 @@ def _shared_similarity(a, b, chroma: dict, shift_b_s: float = 0.0) -> float:
 
 
 def test_versions_share_music_from_true_offset_up_to_key_and_tempo(collection):
-    _, table = collection
-    chroma = {row.perf_id: _chroma(sf.read(row.path)[0], 16000) for row in table.itertuples()}
+    root, table = collection
+    chroma = {
+        row.perf_id: _chroma(sf.read(_recording(root, row))[0], 16000) for row in table.itertuples()
+    }
     same, different, misaligned = [], [], []
     for a, b in itertools.combinations(table.itertuples(), 2):
         if a.work_id == b.work_id:

@@ -31,8 +31,8 @@ work whose rows are recorded and whose versions are all in the index with the ex
 fingerprint, so a build killed at any point (SIGKILL, a power cut) resumes at its last commit;
 stopped by Ctrl-C or SIGTERM (`kill PID`), or failing, it first commits every work it finished.
 
-The table (`build_pretraining_corpus`) has the columns of `rendered_corpus.COLUMNS` (`path` is
-empty unless `keep_audio`); `pretraining_manifest` makes it a manifest with a work-level split:
+The table (`build_pretraining_corpus`) has the `TABLE_COLUMNS`: the rendered corpus's ground truth
+and `path` (empty unless `keep_audio`); `pretraining_manifest` makes it a manifest with a work-level split:
 `val_fraction` of the works (at least `min_val_works`) for validation, the rest train, no test
 split (the test works are the default collection's).
 """
@@ -68,8 +68,8 @@ from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import peak_normalise
 from coverhunter.corpora.recording import encode_flac
 from coverhunter.corpora.rendered_corpus.collection import (
-    COLUMNS,
     GENERATOR_VERSION,
+    GROUND_TRUTH_COLUMNS,
     RenderedCorpusConfig,
     WorkScheduler,
     plan_work,
@@ -84,6 +84,7 @@ from coverhunter.corpora.rendered_corpus.fluidsynth import find_fluidsynth, find
 from coverhunter.data.atomic import write_bytes_atomically
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
 from coverhunter.data.manifest import finalise_manifest, work_hash_fraction
+from coverhunter.data.sources.folder import recording_path
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ logger = logging.getLogger(__name__)
 PRETRAINING_VERSION = 1
 STATE_FILE = "pretraining_corpus.json"
 ROWS_FILE = "pretraining_rows.parquet"
+# The table: the ground truth of the rendered corpus, with `path` after the ids.
+TABLE_COLUMNS = (*GROUND_TRUTH_COLUMNS[:2], "path", *GROUND_TRUTH_COLUMNS[2:])
 _ROW_EXTRA = ("rank", "fingerprint")  # kept beside the table's columns in ROWS_FILE
 
 
@@ -249,7 +252,7 @@ def build_work(
         data = encode_flac(samples, sr)
         row["path"] = ""
         if audio_root is not None:
-            path = audio_root / work_id / f"{row['perf_id']}.flac"
+            path = recording_path(audio_root, work_id, row["perf_id"], "flac")
             write_bytes_atomically(path, data)
             row["path"] = str(path)
         signals.append(peak_normalise(sf.read(io.BytesIO(data), dtype="float32")[0]))
@@ -278,7 +281,7 @@ def _read_state(folder: Path) -> dict:
 def _read_rows(folder: Path) -> pd.DataFrame:
     path = folder / ROWS_FILE
     if not path.exists():
-        return pd.DataFrame(columns=[*COLUMNS, *_ROW_EXTRA])
+        return pd.DataFrame(columns=[*TABLE_COLUMNS, *_ROW_EXTRA])
     return pd.read_parquet(path)
 
 
@@ -288,7 +291,7 @@ def _write_rows(records: list[dict], path: Path) -> None:
         for record in records
         for row, fingerprint in zip(record["rows"], record["fingerprints"], strict=True)
     ]
-    table = pd.DataFrame(rows, columns=[*COLUMNS, *_ROW_EXTRA])
+    table = pd.DataFrame(rows, columns=[*TABLE_COLUMNS, *_ROW_EXTRA])
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
     write_bytes_atomically(path, buffer.getvalue())
@@ -392,7 +395,7 @@ def build_pretraining_corpus(
 ) -> tuple[pd.DataFrame, FeatureStore]:
     """Render the pretraining works into `writer`'s feature store (resuming what is committed).
 
-    -> (the table, one row per version with the `rendered_corpus.COLUMNS`, sorted by perf_id;
+    -> (the table, one row per version with the `TABLE_COLUMNS`, sorted by perf_id;
     the committed store, holding exactly the table's versions). ValueError when FluidSynth or a
     soundfont is missing, the CQT's sample rate is not the render's, or the corpus has fewer
     usable pieces than `config.n_works`.
@@ -527,7 +530,7 @@ def build_pretraining_corpus(
         )
     records = [scheduler.done[rank] for rank in sorted(scheduler.done)]
     table = pd.DataFrame(
-        [row for record in records for row in record["rows"]], columns=list(COLUMNS)
+        [row for record in records for row in record["rows"]], columns=list(TABLE_COLUMNS)
     ).sort_values("perf_id", ignore_index=True)
     # An independent check of the rules above, on what the table says was played.
     heard = (set(table.piece) | set(table.prelude_piece) | set(table.outro_piece)) - {""}

@@ -19,11 +19,11 @@ as real covers differ: the melody and mostly the form stay, the rest changes
 - a prelude and/or outro of other music (another corpus piece, never one of the works, played as
   written) by the same band; the shared material starts `true_offset_s` into the recording;
 - a room (synthetic reverberation), noise at 0-30 dB SNR and a loudness.
-The table records the cover's choices per version in four string columns (see `cover.py`):
-`var_structure` ("none", "section_repeated", "repeat_dropped", "section_dropped"), `var_melody`
-and `var_harmony` (the changes that altered something, comma-separated, or "none"), and
-`var_texture` ("parts" for the written voices, else the texture's name); like every column of the
-source they flow into the manifest.
+The ground truth records the cover's choices per version in four string columns (see
+`cover.py`): `var_structure` ("none", "section_repeated", "repeat_dropped", "section_dropped"),
+`var_melody` and `var_harmony` (the changes that altered something, comma-separated, or "none"),
+and `var_texture` ("parts" for the written voices, else the texture's name); like every column of
+the ground truth they flow into the manifest (`data/sources/generated.py` reads them back).
 
 Steps per version: notes -> MIDI file (music21) -> FluidSynth with a General-MIDI soundfont ->
 numpy (room, noise, loudness) -> 16 kHz mono 16-bit FLAC at `root/<work_id>/<perf_id>.flac`.
@@ -40,8 +40,8 @@ are, and `n_jobs` changes nothing but speed. A version's cover is drawn from a s
 one draw of the version's stream, so its note-by-note choices shift none of the other draws.
 
 `root/collection.json` records the request (seed, settings, soundfont, FluidSynth and music21
-versions), each work's table rows, each file's size and SHA-256, the pieces skipped and a
-fingerprint of the files; a second call with the same request returns the table without
+versions), each work's ground-truth rows, each file's size and SHA-256, the pieces skipped and
+a fingerprint of the files; a second call with the same request returns the ground truth without
 rendering anything that is still on disk.
 """
 
@@ -52,12 +52,11 @@ import hashlib
 import logging
 import math
 import multiprocessing
-import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,6 +109,7 @@ from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
 from coverhunter.corpora.rendered_corpus.performance import Timing, assign_channels, perform
 from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
 from coverhunter.data.atomic import write_bytes_atomically
+from coverhunter.data.sources.folder import recording_path
 
 logger = logging.getLogger(__name__)
 
@@ -484,9 +484,9 @@ def render_version(
     return audio, used
 
 
-# The table's columns, in order: the source contract first, then how each version was made.
-COLUMNS = (
-    "perf_id", "work_id", "path", "true_offset_s", "duration_s", "sample_rate",
+# The ground truth's columns, in order: the ids first, then how each version was made.
+GROUND_TRUTH_COLUMNS = (
+    "perf_id", "work_id", "true_offset_s", "duration_s", "sample_rate",
     "piece", "composer", "corpus_collection", "n_parts", "excerpt_start_q", "excerpt_q",
     "ensemble", "programs", "arrangement", "var_structure", "var_melody", "var_harmony",
     "var_texture", "tempo", "bpm", "key_shift",
@@ -496,7 +496,7 @@ COLUMNS = (
 
 
 def _row(work: WorkPlan, plan: VersionPlan, used: dict[str, str], sr: int) -> dict[str, Any]:
-    """The table row of a version, without its path (that follows the root)."""
+    """The ground-truth row of a version."""
     piece = work.piece
     return {
         "perf_id": f"{work.work_id}_v{plan.version_idx:02d}",
@@ -580,12 +580,11 @@ def render_work(
     except PieceError as error:
         return {"skipped": str(error)}
     work_id = work_id_of(candidate)
-    folder = root / work_id
-    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(root / work_id, ignore_errors=True)
     files = {}
     for row, samples in zip(rows, audio, strict=True):
         data = encode_flac(samples, config.sample_rate)
-        write_bytes_atomically(folder / f"{row['perf_id']}.flac", data)
+        write_bytes_atomically(recording_path(root, work_id, row["perf_id"], "flac"), data)
         files[row["perf_id"]] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return {"work_id": work_id, "rank": work_idx, "rows": rows, "files": files}
 
@@ -608,7 +607,7 @@ def render_request(config: RenderedCorpusConfig, seed: int, soundfont: Path, pro
 def _intact(record: dict, root: Path) -> bool:
     """A work recorded earlier whose files are all still there, with their sizes."""
     for perf_id, info in record["files"].items():
-        path = root / record["work_id"] / f"{perf_id}.flac"
+        path = recording_path(root, record["work_id"], perf_id, "flac")
         if not path.is_file() or path.stat().st_size != info["bytes"]:
             return False
     return True
@@ -709,22 +708,21 @@ def _log_tenths(scheduler: WorkScheduler) -> Callable[[int, Candidate, dict], No
     return report
 
 
-def collection_table(records: list[dict], root: Path) -> pd.DataFrame:
-    """One row per performance, sorted by perf_id; `path` is absolute under `root`."""
-    rows = [
-        {**row, "path": str(root / record["work_id"] / f"{row['perf_id']}.flac")}
-        for record in records
-        for row in record["rows"]
-    ]
-    return pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("perf_id", ignore_index=True)
+def ground_truth(records: list[dict]) -> pd.DataFrame:
+    """One row per performance, its `GROUND_TRUTH_COLUMNS`, sorted by perf_id."""
+    rows = [row for record in records for row in record["rows"]]
+    return pd.DataFrame(rows, columns=list(GROUND_TRUTH_COLUMNS)).sort_values(
+        "perf_id", ignore_index=True
+    )
 
 
 def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int) -> pd.DataFrame:
-    """Render (or find already rendered) the corpus collection under `root`; its table.
+    """Render (or find already rendered) the corpus collection under `root`, in the `folder`
+    layout (`root/<work_id>/<perf_id>.flac`); its ground truth.
 
-    Columns: perf_id, work_id, path (absolute), true_offset_s, duration_s, sample_rate, and how
-    each version was made (piece, ensemble, arrangement, var_structure, var_melody, var_harmony,
-    var_texture, tempo, key_shift, snr_db, ...).
+    Columns: perf_id, work_id, true_offset_s, duration_s, sample_rate, and how each version was
+    made (piece, ensemble, arrangement, var_structure, var_melody, var_harmony, var_texture,
+    tempo, key_shift, snr_db, ...).
     `root` belongs to the generator: `rc_*` folders of works not in the collection are removed.
     ValueError when FluidSynth or a soundfont is missing (saying how to install them) or when the
     corpus runs out of usable pieces.
@@ -776,13 +774,4 @@ def render_corpus_collection(root: Path, config: RenderedCorpusConfig, seed: int
     }
     if record != content:
         write_generator_record(root / RECORD_FILE, content)
-    return collection_table(records, root)
-
-
-def list_rendered_corpus(settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
-    """The collection of `settings` (`root` plus `RenderedCorpusConfig` fields), for ingest."""
-    options = dict(settings)
-    if "root" not in options:
-        raise ValueError("ingest.rendered_corpus needs `root`, the folder to render into")
-    root = Path(os.path.expanduser(str(options.pop("root"))))
-    return render_corpus_collection(root, RenderedCorpusConfig(**options), seed)
+    return ground_truth(records)

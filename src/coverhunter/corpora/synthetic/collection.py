@@ -12,7 +12,8 @@ Streams are `numpy.random.default_rng([seed, work_idx, version_idx, purpose])`, 
 depend on the seed, the rendering settings and its own index only: growing `n_works` leaves the
 existing files byte-identical, and `n_jobs` never changes a byte.
 
-Layout: `root/<work_id>/<perf_id>.flac` (16-bit FLAC) and `root/collection.json`, which records
+Layout: the `folder` layout, `root/<work_id>/<perf_id>.flac` (16-bit FLAC; read back with the
+ground truth by `data/sources/generated.py`), and `root/collection.json`, which records
 the request (seed, settings, generator version), each file's size and SHA-256, and a fingerprint
 of them all. A later call with the same request re-renders only missing or resized files.
 """
@@ -46,6 +47,7 @@ from coverhunter.corpora.synthetic.composition import Work, compose_work
 from coverhunter.corpora.synthetic.render import NoteCache, Performance, render_section
 from coverhunter.corpora.synthetic.voices import VOICES
 from coverhunter.data.atomic import write_bytes_atomically
+from coverhunter.data.sources.folder import recording_path
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +259,7 @@ def _render_work(
     records = {}
     for plan in plans:
         data = encode_flac(render_version(plan, config, seed), config.sample_rate)
-        write_bytes_atomically(root / plan.work_id / f"{plan.perf_id}.flac", data)
+        write_bytes_atomically(recording_path(root, plan.work_id, plan.perf_id, "flac"), data)
         records[plan.perf_id] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return records
 
@@ -299,22 +301,21 @@ def _reusable(plans: list[VersionPlan], root: Path, files: dict[str, dict]) -> b
     """All of a work's files were recorded for this request and are still there, same size."""
     for plan in plans:
         record = files.get(plan.perf_id)
-        path = root / plan.work_id / f"{plan.perf_id}.flac"
+        path = recording_path(root, plan.work_id, plan.perf_id, "flac")
         if record is None or not path.is_file() or path.stat().st_size != record["bytes"]:
             return False
     return True
 
 
-def collection_table(plans: list[VersionPlan], root: Path, sample_rate: int) -> pd.DataFrame:
-    """One row per performance: ids, absolute path, where the shared music starts, and how the
-    version was made (key, tempo, voices, arrangement, noise, section lengths)."""
+def ground_truth(plans: list[VersionPlan], sample_rate: int) -> pd.DataFrame:
+    """One row per performance, sorted by perf_id: ids, where the shared music starts, and how
+    the version was made (key, tempo, voices, arrangement, noise, section lengths)."""
     rows = []
     for plan in plans:
         performance = plan.performance
         row = {
             "perf_id": plan.perf_id,
             "work_id": plan.work_id,
-            "path": str(root / plan.work_id / f"{plan.perf_id}.flac"),
             "true_offset_s": plan.prelude_n / sample_rate,
             "duration_s": plan.n_samples / sample_rate,
             "prelude_s": plan.prelude_n / sample_rate,
@@ -339,7 +340,8 @@ def collection_table(plans: list[VersionPlan], root: Path, sample_rate: int) -> 
 
 
 def generate_synthetic_collection(root: Path, config: SyntheticConfig, seed: int) -> pd.DataFrame:
-    """Render (or find already rendered) the synthetic collection under `root`; its table.
+    """Render (or find already rendered) the synthetic collection under `root`, in the `folder`
+    layout (`root/<work_id>/<perf_id>.flac`); its ground truth (`ground_truth`).
 
     `root` belongs to the generator: `syn_w*` folders that the request does not produce are
     removed. Works already on disk from the same request (seed, settings, generator version)
@@ -386,4 +388,4 @@ def generate_synthetic_collection(root: Path, config: SyntheticConfig, seed: int
             "files": files,
         }
         write_generator_record(root / RECORD_FILE, content)
-    return collection_table(plans, root, config.sample_rate)
+    return ground_truth(plans, config.sample_rate)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from coverhunter.data.sources import generated
 from coverhunter.data.sources._common import SourceError
 
 # Each module has `list_performances(options) -> DataFrame(perf_id, work_id, path[, split], ...)`.
@@ -19,14 +20,20 @@ SOURCE_MODULES = {
     "covers80": "covers80",
     "discogs_vi": "discogs_vi",
 }
-# Rendered by our own corpus builders (coverhunter.corpora), which ingest's nodes call.
-GENERATED_SOURCES = ("synthetic", "rendered_corpus")
-SOURCES = (*GENERATED_SOURCES, *SOURCE_MODULES)
+SOURCES = (*generated.GENERATED_SOURCES, *SOURCE_MODULES)
 
 
-def list_source(ingest: Mapping[str, Any]) -> pd.DataFrame:
-    """The raw listing of the collection the ingest parameters name (a format we read)."""
+def list_source(ingest: Mapping[str, Any], ground_truth: pd.DataFrame) -> pd.DataFrame:
+    """The raw listing of the collection the ingest parameters name.
+
+    A generated source (`synthetic`, `rendered_corpus`) is read from its folder with the
+    `ground_truth` its generator returned joined in (`generated.py`); for the others
+    `ground_truth` is empty and unused.
+    """
     source = ingest["source"]
+    if source in generated.GENERATED_SOURCES:
+        root = generated.generated_root(ingest)
+        return generated.list_performances(root, ground_truth, source)
     if source not in SOURCE_MODULES:
         raise SourceError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
     options = {
