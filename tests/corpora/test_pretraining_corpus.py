@@ -27,14 +27,11 @@ from coverhunter.corpora.pretraining_corpus import (
     pretraining_settings,
     pretraining_splits,
 )
-from coverhunter.corpora.rendered_corpus.collection import (
-    RenderedCorpusConfig,
-    render_corpus_collection,
-    select_candidates,
-    work_id_of,
-)
+from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 from coverhunter.corpora.rendered_corpus.corpus_pieces import is_bach
 from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
+from coverhunter.corpora.rendered_corpus.works import select_candidates, work_id_of
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
 from coverhunter.data.features import write_cqt_features
 

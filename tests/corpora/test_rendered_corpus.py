@@ -16,15 +16,8 @@ from music21 import corpus
 from coverhunter.corpora.generator_record import RECORD_FILE
 from coverhunter.corpora.registry import render_collection
 from coverhunter.corpora.rendered_corpus.arrangement import drum_pattern, fold_octaves
-from coverhunter.corpora.rendered_corpus.collection import (
-    RenderedCorpusConfig,
-    plan_version,
-    plan_work,
-    render_corpus_collection,
-    render_version,
-    select_candidates,
-    work_id_of,
-)
+from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 from coverhunter.corpora.rendered_corpus.corpus_pieces import (
     Candidate,
     PieceError,
@@ -45,6 +38,8 @@ from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
 from coverhunter.corpora.rendered_corpus.performance import Timing, warp
 from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
 from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch, voice
+from coverhunter.corpora.rendered_corpus.versions import plan_version, render_version
+from coverhunter.corpora.rendered_corpus.works import plan_work, select_candidates, work_id_of
 
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
     Path(p).is_file() for p in SOUNDFONT_PATHS

@@ -10,12 +10,7 @@ import numpy as np
 import pytest
 
 from coverhunter.corpora.rendered_corpus.arrangement import Band, arrange
-from coverhunter.corpora.rendered_corpus.collection import (
-    RenderedCorpusConfig,
-    cover_voices,
-    plan_version,
-    plan_work,
-)
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, Piece
 from coverhunter.corpora.rendered_corpus.cover import (
     MELODY_CHANGES,
@@ -30,6 +25,8 @@ from coverhunter.corpora.rendered_corpus.cover import (
 )
 from coverhunter.corpora.rendered_corpus.harmony import Chord, harmonise, reharmonise
 from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch
+from coverhunter.corpora.rendered_corpus.versions import cover_voices, plan_version
+from coverhunter.corpora.rendered_corpus.works import plan_work
 
 CONFIG = RenderedCorpusConfig()
 SEED = 5

@@ -15,13 +15,11 @@ import soundfile as sf
 
 from coverhunter.corpora.generator_record import RECORD_FILE
 from coverhunter.corpora.synthetic.arrangement import voice_chord
-from coverhunter.corpora.synthetic.collection import (
-    SyntheticConfig,
-    generate_synthetic_collection,
-    plan_collection,
-)
-from coverhunter.corpora.synthetic.render import reference_midi
+from coverhunter.corpora.synthetic.collection import generate_synthetic_collection
+from coverhunter.corpora.synthetic.config import SyntheticConfig
+from coverhunter.corpora.synthetic.performance import reference_midi
 from coverhunter.corpora.synthetic.score import beats_to_seconds
+from coverhunter.corpora.synthetic.versions import plan_collection
 from coverhunter.corpora.synthetic.voices import VOICES, render_note
 
 TINY = SyntheticConfig(

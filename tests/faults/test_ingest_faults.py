@@ -14,7 +14,8 @@ from project_helpers import run_session
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.cli import cli
-from coverhunter.corpora.synthetic.collection import SyntheticConfig, generate_synthetic_collection
+from coverhunter.corpora.synthetic.collection import generate_synthetic_collection
+from coverhunter.corpora.synthetic.config import SyntheticConfig
 from coverhunter.data.noise import make_augmenter
 
 

@@ -26,13 +26,22 @@ def fingerprint(files: dict[str, dict]) -> str:
     return digest.hexdigest()
 
 
-def read_generator_record(path: Path, source: str) -> dict | None:
-    """The JSON record a generator keeps of what it rendered (`collection.json`), or None.
+def new_record(request: dict, config: dict, seed: int, rendered: dict[str, dict], **rest) -> dict:
+    """A record: the request, the config, the seed, the fingerprint of the `rendered` files
+    ({perf_id: {"bytes", "sha256"}}), and `rest` (those files, or the works and the pieces
+    skipped)."""
+    made = {"request": request, "config": config, "seed": seed}
+    return {**made, "fingerprint": fingerprint(rendered), **rest}
+
+
+def read_record(root: Path, source: str) -> dict | None:
+    """The JSON record the generator `source` keeps of what it rendered into `root`, or None.
 
     A missing record is a first run. One that cannot be read (truncated, edited, not JSON) is
     logged as a warning naming the file and the reason, since every work it described is then
     rendered again; the generator writes a new one (atomically) when it is done.
     """
+    path = root / RECORD_FILE
     if not path.exists():
         return None
     try:
@@ -52,6 +61,9 @@ def read_generator_record(path: Path, source: str) -> dict | None:
     return None
 
 
-def write_generator_record(path: Path, content: dict) -> None:
-    """Write the record (indented, keys sorted) atomically: a killed run leaves the old one."""
-    write_bytes_atomically(path, json.dumps(content, indent=1, sort_keys=True).encode())
+def write_record(root: Path, record: dict) -> None:
+    """Write the record into `root` (indented, keys sorted) atomically: a killed run leaves the
+    old one."""
+    write_bytes_atomically(
+        root / RECORD_FILE, json.dumps(record, indent=1, sort_keys=True).encode()
+    )

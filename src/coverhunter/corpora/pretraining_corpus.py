@@ -1,19 +1,19 @@
 """A pretraining collection at scale: thousands of music21 corpus works, straight to features.
 
-The works are rendered as the default collection's are (`rendered_corpus/collection.py`: the same cover
+The works are rendered as the default collection's are (`rendered_corpus/`: the same cover
 variation, ensembles, tempo, key, preludes and outros, room and noise), by default every usable
 piece of the corpus (~14,000) in 4-6 versions each, but only their log-CQT is kept: each worker
-process renders one work (`rendered_corpus.render_work_audio`), rounds every version to the
-16-bit samples its FLAC file holds, peak-normalises it and computes its log-CQT on the CPU
-(`torch.set_num_threads(1)` per worker), and sends the parent the table rows and float16 arrays;
-the parent appends them to the feature store and commits every `commit_every` works.
+process renders one work (`rendered_corpus/versions.py`, `render_work_audio`), rounds every
+version to the 16-bit samples its FLAC file holds, peak-normalises it and computes its log-CQT on
+the CPU (`torch.set_num_threads(1)` per worker), and sends the parent the table rows and float16
+arrays; the parent appends them to the feature store and commits every `commit_every` works.
 With `keep_audio` the versions are also written as FLAC under `audio_root/<work_id>/` (the
 features are the same either way: what `feature_cqt` would compute from those files).
 
 Never heard here: anything by Bach (left out of the corpus candidates and refused after parsing,
-see `rendered_corpus/corpus_pieces.py`), and none of the default collection's works (its test works must
-stay unheard), neither as works nor as preludes or outros; its prelude/outro pieces are not works
-here either. Which pieces those are is found by replaying the default collection's selection (its
+see `rendered_corpus/corpus_pieces.py`), and none of the default collection's works (its test
+works must stay unheard), neither as works nor as preludes or outros; its prelude/outro pieces
+are not works here either. Which pieces those are is found by replaying the default collection's selection (its
 settings and seed: the first `n_works` usable pieces of its candidate order, each parsed), cached
 in the store folder.
 
@@ -67,20 +67,13 @@ from tqdm.auto import tqdm
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import peak_normalise
 from coverhunter.corpora.recording import encode_flac
-from coverhunter.corpora.rendered_corpus.collection import (
-    GENERATOR_VERSION,
-    GROUND_TRUTH_COLUMNS,
-    RenderedCorpusConfig,
-    WorkScheduler,
-    plan_work,
-    render_in_order,
-    render_request,
-    render_work_audio,
-    select_candidates,
-    work_id_of,
-)
+from coverhunter.corpora.rendered_corpus.collection import GENERATOR_VERSION, render_request
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, PieceError, is_bach
 from coverhunter.corpora.rendered_corpus.fluidsynth import find_fluidsynth, find_soundfont
+from coverhunter.corpora.rendered_corpus.scheduler import WorkScheduler, render_in_order
+from coverhunter.corpora.rendered_corpus.versions import GROUND_TRUTH_COLUMNS, render_work_audio
+from coverhunter.corpora.rendered_corpus.works import plan_work, select_candidates, work_id_of
 from coverhunter.data.atomic import write_bytes_atomically
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
 from coverhunter.data.manifest import finalise_manifest, work_hash_fraction

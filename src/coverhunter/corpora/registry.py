@@ -29,17 +29,13 @@ def render_collection(
     options = {key: value for key, value in settings.items() if key != "root"}
     # Imported here: the rendered corpus needs music21, which takes seconds to import.
     if source == "synthetic":
-        from coverhunter.corpora.synthetic.collection import (
-            SyntheticConfig,
-            generate_synthetic_collection,
-        )
+        from coverhunter.corpora.synthetic.collection import generate_synthetic_collection
+        from coverhunter.corpora.synthetic.config import SyntheticConfig
 
         return generate_synthetic_collection(root, SyntheticConfig(**options), seed)
     if source == "rendered_corpus":
-        from coverhunter.corpora.rendered_corpus.collection import (
-            RenderedCorpusConfig,
-            render_corpus_collection,
-        )
+        from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
+        from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 
         return render_corpus_collection(root, RenderedCorpusConfig(**options), seed)
     raise ValueError(f"{source!r} is not a generated source; those are {list(GENERATED_SOURCES)}")

@@ -1,4 +1,4 @@
-"""From a work and a way of playing it to audio: note placement, overlap-add, fades, noise."""
+"""From a work and a way of playing it (a `Performance`) to audio: note placement, overlap-add."""
 
 from __future__ import annotations
 
