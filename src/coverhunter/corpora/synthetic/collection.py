@@ -1,4 +1,4 @@
-"""The embedded default collection: seeded synthetic cover songs, rendered to FLAC.
+"""The synthetic collection (what the tests use): seeded synthetic cover songs, rendered to FLAC.
 
 Each work is composed from its own random stream (melody, chords, metre, tempo, swing; see
 `composition.py`). Each version of it draws, from its own stream and independently of the
