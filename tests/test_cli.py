@@ -15,7 +15,8 @@ from kedro.io.core import Version, generate_timestamp
 from trained_project import trained_project_copy
 
 from coverhunter.cli import main
-from coverhunter.data.sources.synthetic import SyntheticConfig, plan_work, render_version
+from coverhunter.corpora.synthetic.config import SyntheticConfig
+from coverhunter.corpora.synthetic.versions import plan_work, render_version
 from coverhunter.datasets import CoverHunterModelDataset
 
 # rank, work, score, performance, query segment start, match segment start (each "start-end")

@@ -10,9 +10,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "coverhunter"
 # What each library area may import: third-party top-level names and our own areas.
 ALLOWED = {
     "audio": ({"torch", "torchaudio", "nnAudio", "numpy", "scipy", "soundfile"}, set()),
-    "data": (
-        {"pandas", "numpy", "torch", "soundfile", "scipy", "tqdm", "music21"},
-        {"audio", "device"},
+    # schemas, readers, samplers, features, the feature store: never a generator (`corpora`)
+    "data": ({"pandas", "numpy", "torch", "soundfile", "scipy", "tqdm"}, {"audio", "device"}),
+    # the builders of our own collections (FluidSynth runs as a program, not an import); they
+    # write what `data` reads (the folder layout, the feature store), so they may use `data`
+    "corpora": (
+        {"numpy", "pandas", "soundfile", "scipy", "music21", "torch", "tqdm"},
+        {"audio", "data"},
     ),
     "model": ({"torch", "torchaudio"}, set()),
     # the one writer and reader of a model folder; nobody else imports safetensors

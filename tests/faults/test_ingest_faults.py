@@ -14,8 +14,9 @@ from project_helpers import run_session
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.cli import cli
+from coverhunter.corpora.synthetic.collection import generate_synthetic_collection
+from coverhunter.corpora.synthetic.config import SyntheticConfig
 from coverhunter.data.noise import make_augmenter
-from coverhunter.data.sources.synthetic import SyntheticConfig, generate_synthetic_collection
 
 
 def test_ids_that_cannot_be_file_names_are_rejected_with_the_reason(kedro_project, tmp_path):

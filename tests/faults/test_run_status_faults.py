@@ -44,7 +44,7 @@ def _start_slow_run(project) -> tuple[subprocess.Popen, list[str]]:
     def read() -> None:
         for line in process.stdout:
             lines.append(line)
-            if "Running node: list_performances_node" in line:
+            if "Running node: generate_collection_node" in line:
                 started.set()
 
     threading.Thread(target=read, daemon=True).start()

@@ -11,8 +11,8 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from project_helpers import run_session
 
+from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
 from coverhunter.data.feature_store import FeatureStore
-from coverhunter.data.sources.render.fluidsynth import SOUNDFONT_PATHS
 from coverhunter.pipeline_registry import register_pipelines
 from coverhunter.settings import CONFIG_LOADER_ARGS
 

@@ -2,7 +2,7 @@
 
 A collection that records how each version was made has columns named `var_<kind>` in its
 manifest (the rendered corpus: `var_structure`, `var_melody`, `var_harmony`, `var_texture`; see
-`data/sources/rendered_corpus.py`). A value is "none" (nothing of that kind was changed) or one
+`corpora/rendered_corpus/collection.py`). A value is "none" (nothing of that kind was changed) or one
 or more tags, comma-separated ("refit,sevenths", "arpeggio"). For every kind and every tag found
 (the tag "none" included), the queries whose version carries the tag are set against those whose
 version does not: the mAP and the number of queries on either side. The row of tag "none" thus

@@ -1,13 +1,11 @@
 """Helpers the collection readers share: the options every reader reads alike (its listing,
-``audio_root``, ``extensions``) and the audio files they lead to, listing checks, reading a
-generator's record of what it rendered."""
+``audio_root``, ``extensions``) and the audio files they lead to, listing checks."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,50 +148,3 @@ def warn_repeated_ids(table: pd.DataFrame, source: str, listing: Path) -> None:
         repeated["perf_id"].nunique(),
         examples,
     )
-
-
-def config_check(config: Any) -> Callable[[bool, str, str], None]:
-    """`check(ok, field, rule)`: ValueError "<Config>.<field>=<value>: <rule>" when not ok."""
-
-    def check(ok: bool, name: str, rule: str) -> None:
-        if not ok:
-            raise SourceError(f"{type(config).__name__}.{name}={getattr(config, name)!r}: {rule}")
-
-    return check
-
-
-def check_collection_size(config: Any) -> None:
-    """The size fields every generated collection has: works, versions, durations, sample rate."""
-    check = config_check(config)
-    check(1 <= config.n_works <= 9999, "n_works", "must be 1-9999")
-    check(1 <= config.min_versions <= 99, "min_versions", "must be 1-99")
-    check(config.min_versions <= config.max_versions <= 99, "max_versions", "min_versions-99")
-    check(config.min_duration_s > 0, "min_duration_s", "must be positive")
-    check(config.max_duration_s >= config.min_duration_s, "max_duration_s", ">= min_duration_s")
-    check(config.sample_rate >= 8000, "sample_rate", "must be at least 8000")
-
-
-def read_generator_record(path: Path, source: str) -> dict | None:
-    """The JSON record a generator keeps of what it rendered (`collection.json`), or None.
-
-    A missing record is a first run. One that cannot be read (truncated, edited, not JSON) is
-    logged as a warning naming the file and the reason, since every work it described is then
-    rendered again; the generator writes a new one (atomically) when it is done.
-    """
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        reason = str(error)
-    else:
-        if isinstance(record, dict):
-            return record
-        reason = f"holds a {type(record).__name__}, not an object"
-    logger.warning(
-        "%s: %s cannot be read (%s): every work is rendered again, and the record rewritten",
-        source,
-        path,
-        reason,
-    )
-    return None

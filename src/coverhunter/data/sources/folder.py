@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -30,6 +31,11 @@ from coverhunter.data.sources._common import (
 logger = logging.getLogger(__name__)
 
 SOURCE = "folder"
+
+
+def recording_path(root: Path, work_id: str, perf_id: str, extension: str) -> Path:
+    """Where this layout keeps a recording: ``<root>/<work_id>/<perf_id>.<extension>``."""
+    return root / work_id / f"{perf_id}.{extension}"
 
 
 def list_performances(options: Mapping[str, Any]) -> pd.DataFrame:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from coverhunter.data.sources import generated
 from coverhunter.data.sources._common import SourceError
 
 # Each module has `list_performances(options) -> DataFrame(perf_id, work_id, path[, split], ...)`.
@@ -20,25 +20,20 @@ SOURCE_MODULES = {
     "covers80": "covers80",
     "discogs_vi": "discogs_vi",
 }
-SOURCES = ("synthetic", "rendered_corpus", *SOURCE_MODULES)
+SOURCES = (*generated.GENERATED_SOURCES, *SOURCE_MODULES)
 
 
-def list_source(ingest: Mapping[str, Any], seed: int) -> pd.DataFrame:
-    """The raw listing of the source the ingest parameters name (rendering it first if synthetic)."""
+def list_source(ingest: Mapping[str, Any], ground_truth: pd.DataFrame) -> pd.DataFrame:
+    """The raw listing of the collection the ingest parameters name.
+
+    A generated source (`synthetic`, `rendered_corpus`) is read from its folder with the
+    `ground_truth` its generator returned joined in (`generated.py`); for the others
+    `ground_truth` is empty and unused.
+    """
     source = ingest["source"]
-    if source == "synthetic":
-        from coverhunter.data.sources.synthetic import (
-            SyntheticConfig,
-            generate_synthetic_collection,
-        )
-
-        settings = dict(ingest["synthetic"])
-        root = Path(settings.pop("root"))
-        return generate_synthetic_collection(root, SyntheticConfig(**settings), seed)
-    if source == "rendered_corpus":
-        from coverhunter.data.sources.rendered_corpus import list_rendered_corpus
-
-        return list_rendered_corpus(ingest["rendered_corpus"], seed)
+    if source in generated.GENERATED_SOURCES:
+        root = generated.generated_root(ingest)
+        return generated.list_performances(root, ground_truth, source)
     if source not in SOURCE_MODULES:
         raise SourceError(f"ingest.source {source!r} is not one of {list(SOURCES)}")
     options = {

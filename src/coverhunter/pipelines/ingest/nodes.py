@@ -1,4 +1,5 @@
-"""Ingest: list a collection's performances, check every recording, write the manifest."""
+"""Ingest: generate the collection when the source is a generator, list its performances, check
+every recording, write the manifest."""
 
 from __future__ import annotations
 
@@ -6,14 +7,30 @@ from pathlib import Path
 
 import pandas as pd
 
+from coverhunter.corpora.registry import render_collection
 from coverhunter.data.manifest import finalise_manifest, portable_path
+from coverhunter.data.sources.generated import (
+    GENERATED_SOURCES,
+    empty_ground_truth,
+    generated_root,
+)
 from coverhunter.data.sources.registry import list_source
 from coverhunter.data.validation import ValidationConfig, validate_recordings
 
 
-def list_performances(ingest: dict, seed: int) -> pd.DataFrame:
+def generate_collection(ingest: dict, seed: int) -> pd.DataFrame:
+    """A generated source (`synthetic`, `rendered_corpus`): render it into `ingest.<source>.root`
+    (keeping what an earlier run of the same request left there); its ground truth, one row per
+    performance. Any other source is read as it is: no rows."""
+    source = ingest["source"]
+    if source not in GENERATED_SOURCES:
+        return empty_ground_truth()
+    return render_collection(source, ingest[source], generated_root(ingest), seed)
+
+
+def list_performances(ingest: dict, ground_truth: pd.DataFrame) -> pd.DataFrame:
     """The source's listing: perf_id, work_id, path[, split, true_offset_s, ...]."""
-    return list_source(ingest, seed)
+    return list_source(ingest, ground_truth)
 
 
 def build_manifest(

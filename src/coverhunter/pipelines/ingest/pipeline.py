@@ -7,8 +7,14 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                nodes.list_performances,
+                nodes.generate_collection,
                 inputs=["params:ingest", "params:seed"],
+                outputs="ground_truth",
+                name="generate_collection_node",
+            ),
+            Node(
+                nodes.list_performances,
+                inputs=["params:ingest", "ground_truth"],
                 outputs="performance_listing",
                 name="list_performances_node",
             ),

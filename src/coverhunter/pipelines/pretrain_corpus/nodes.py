@@ -1,18 +1,18 @@
 """pretrain_corpus: thousands of rendered corpus works, straight into the feature store, as the
-manifest of the pretraining collection (`data/sources/pretraining_corpus.py`)."""
+manifest of the pretraining collection (`corpora/pretraining_corpus.py`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
-from coverhunter.data.manifest import empty_rejects
-from coverhunter.data.sources.pretraining_corpus import (
+from coverhunter.corpora.pretraining_corpus import (
     build_pretraining_corpus,
     pretraining_manifest,
     pretraining_settings,
 )
+from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
+from coverhunter.data.manifest import empty_rejects
 
 
 def build_pretrain_corpus(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coverhunter.data.sources.synth.score import Note
+from coverhunter.corpora.synthetic.score import Note
 
 MODES: dict[str, tuple[int, ...]] = {
     "ionian": (0, 2, 4, 5, 7, 9, 11),

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from coverhunter.data.sources.render.harmony import Chord
+from coverhunter.corpora.rendered_corpus.harmony import Chord
 
 TEXTURES = (
     "melody_only", "bass_only", "block", "arpeggio", "arpeggio_updown", "alberti", "strum",

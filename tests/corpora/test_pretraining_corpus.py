@@ -18,25 +18,22 @@ import pytest
 import torch
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
-from coverhunter.data.features import write_cqt_features
-from coverhunter.data.sources.pretraining_corpus import (
+from coverhunter.corpora.pretraining_corpus import (
     ROWS_FILE,
     STATE_FILE,
+    TABLE_COLUMNS,
     build_pretraining_corpus,
     pretraining_manifest,
     pretraining_settings,
     pretraining_splits,
 )
-from coverhunter.data.sources.render.corpus_pieces import is_bach
-from coverhunter.data.sources.render.fluidsynth import SOUNDFONT_PATHS
-from coverhunter.data.sources.rendered_corpus import (
-    COLUMNS,
-    RenderedCorpusConfig,
-    render_corpus_collection,
-    select_candidates,
-    work_id_of,
-)
+from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
+from coverhunter.corpora.rendered_corpus.corpus_pieces import is_bach
+from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
+from coverhunter.corpora.rendered_corpus.works import select_candidates, work_id_of
+from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
+from coverhunter.data.features import write_cqt_features
 
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
     Path(p).is_file() for p in SOUNDFONT_PATHS
@@ -107,7 +104,7 @@ def _arrays(store: FeatureStore) -> dict[str, np.ndarray]:
 @needs_fluidsynth
 def test_tiny_build_writes_every_version_as_float16_cqt(built):
     folder, table, store = built
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == list(TABLE_COLUMNS)
     assert len(table) == 12 and table.work_id.nunique() == 3
     assert (table.groupby("work_id").size() == 4).all()
     assert (table.path == "").all()  # keep_audio is off: no audio anywhere
@@ -200,7 +197,7 @@ def test_a_killed_build_resumes_where_it_stopped(built, tmp_path, caplog):
     assert len(committed) == 16, "the build did not commit its 4th work in time, or finished"
     assert (committed[before.index] == before).all()  # the first 3 were not rendered again
 
-    with caplog.at_level("INFO", logger="coverhunter.data.sources.pretraining_corpus"):
+    with caplog.at_level("INFO", logger="coverhunter.corpora.pretraining_corpus"):
         table, store = build(folder, n_works=5)
     assert "4 already in the store" in caplog.text
     final = store.table.groupby("perf_id").shard.first()

@@ -13,8 +13,12 @@ import pytest
 import soundfile as sf
 from music21 import corpus
 
-from coverhunter.data.sources.render.arrangement import drum_pattern, fold_octaves
-from coverhunter.data.sources.render.corpus_pieces import (
+from coverhunter.corpora.generator_record import RECORD_FILE
+from coverhunter.corpora.registry import render_collection
+from coverhunter.corpora.rendered_corpus.arrangement import drum_pattern, fold_octaves
+from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
+from coverhunter.corpora.rendered_corpus.corpus_pieces import (
     Candidate,
     PieceError,
     clip_notes,
@@ -22,29 +26,20 @@ from coverhunter.data.sources.render.corpus_pieces import (
     list_candidates,
     load_piece,
 )
-from coverhunter.data.sources.render.cover import (
+from coverhunter.corpora.rendered_corpus.cover import (
     MELODY_CHANGES,
     STRUCTURES,
     CoverSettings,
     as_written,
 )
-from coverhunter.data.sources.render.fluidsynth import SOUNDFONT_PATHS, render_midi
-from coverhunter.data.sources.render.harmony import HARMONY_CHANGES, Chord, harmonise
-from coverhunter.data.sources.render.midi_file import MidiNotes, write_midi
-from coverhunter.data.sources.render.performance import Timing, warp
-from coverhunter.data.sources.render.room import add_reverb, room_impulse
-from coverhunter.data.sources.render.texture import TEXTURES, accompany, bass_pitch, voice
-from coverhunter.data.sources.rendered_corpus import (
-    MANIFEST_NAME,
-    RenderedCorpusConfig,
-    list_rendered_corpus,
-    plan_version,
-    plan_work,
-    render_corpus_collection,
-    render_version,
-    select_candidates,
-    work_id_of,
-)
+from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS, render_midi
+from coverhunter.corpora.rendered_corpus.harmony import HARMONY_CHANGES, Chord, harmonise
+from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
+from coverhunter.corpora.rendered_corpus.performance import Timing, warp
+from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
+from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch, voice
+from coverhunter.corpora.rendered_corpus.versions import plan_version, render_version
+from coverhunter.corpora.rendered_corpus.works import plan_work, select_candidates, work_id_of
 
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
     Path(p).is_file() for p in SOUNDFONT_PATHS
@@ -68,6 +63,11 @@ TINY = RenderedCorpusConfig(
     n_jobs=1,
 )
 SEED = 3
+
+
+def _recording(root: Path, row) -> Path:
+    """Where the `folder` layout keeps the recording of a ground-truth row."""
+    return root / row.work_id / f"{row.perf_id}.flac"
 
 
 @pytest.fixture(scope="module")
@@ -249,15 +249,16 @@ def test_bad_settings_are_named():
         RenderedCorpusConfig(cover={"p_reharmonise": 0.5})
 
 
-def test_table_lists_real_pieces_as_works_with_consistent_sections(collection):
+def test_ground_truth_lists_real_pieces_as_works_with_consistent_sections(collection):
     root, table = collection
-    assert list(table.columns[:4]) == ["perf_id", "work_id", "path", "true_offset_s"]
+    assert list(table.columns[:3]) == ["perf_id", "work_id", "true_offset_s"]
+    assert "path" not in table  # the folder layout says where each recording is
     assert table["work_id"].nunique() == 3 and len(table) == 6
     assert table.groupby("work_id")["piece"].nunique().eq(1).all()
     assert not table["piece"].str.lower().str.contains("bach").any()
     sr = TINY.sample_rate
     for row in table.itertuples():
-        assert row.path == str(root.resolve() / row.work_id / f"{row.perf_id}.flac")
+        assert _recording(root, row).is_file()
         assert row.perf_id.startswith(row.work_id + "_v")
         assert row.true_offset_s == row.prelude_s
         samples = [round(s * sr) for s in (row.prelude_s, row.shared_s, row.outro_s)]
@@ -270,7 +271,7 @@ def test_table_lists_real_pieces_as_works_with_consistent_sections(collection):
     assert not others & set(table["piece"])  # the other music is never one of the works
 
 
-def test_table_records_what_each_version_changed(collection):
+def test_ground_truth_records_what_each_version_changed(collection):
     _, table = collection
     assert set(table["var_structure"]) <= set(STRUCTURES)
     for column, names in (("var_melody", MELODY_CHANGES), ("var_harmony", HARMONY_CHANGES)):
@@ -284,12 +285,12 @@ def test_table_records_what_each_version_changed(collection):
 
 
 def test_files_are_16k_mono_with_the_listed_durations(collection):
-    _, table = collection
+    root, table = collection
     for row in table.itertuples():
-        info = sf.info(row.path)
+        info = sf.info(_recording(root, row))
         assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
         assert info.frames == round(row.duration_s * 16000)
-        audio, _ = sf.read(row.path, dtype="float32")
+        audio, _ = sf.read(_recording(root, row), dtype="float32")
         peak_db = 20 * np.log10(np.max(np.abs(audio)))
         assert abs(peak_db - row.peak_db) < 0.1  # loud enough, never clipped
 
@@ -301,24 +302,24 @@ def test_same_seed_gives_the_same_table_and_audio_whatever_n_jobs(collection, tm
     order, _ = select_candidates(TINY, SEED)
     ranked = [work_id_of(c) for c in order if work_id_of(c) in set(table["work_id"])]
     first_two = table[table["work_id"].isin(ranked[:2])].reset_index(drop=True)
-    assert again.drop(columns="path").equals(first_two.drop(columns="path"))
-    for a, b in zip(first_two["path"], again["path"], strict=True):
+    assert again.equals(first_two)
+    for row in again.itertuples():
+        a, b = _recording(root, row), _recording(tmp_path / "again", row)
         assert np.array_equal(sf.read(a)[0], sf.read(b)[0])
         assert Path(a).read_bytes() == Path(b).read_bytes()  # FluidSynth is deterministic here
 
 
 def test_a_second_call_reuses_the_files_and_the_record(collection):
     root, table = collection
-    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    manifest = json.loads((root / RECORD_FILE).read_text())
     assert len(manifest["fingerprint"]) == 64 and manifest["seed"] == SEED
     mtimes = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
     assert render_corpus_collection(root, TINY, SEED).equals(table)
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == mtimes
-    # The ingest entry point: `root` plus the config's fields, as the parameters give them.
-    settings = {"root": str(root), **asdict(TINY), "ensembles": list(TINY.ensembles)}
-    assert list_rendered_corpus(settings, SEED).equals(table)
-    with pytest.raises(ValueError, match="needs `root`"):
-        list_rendered_corpus(asdict(TINY), SEED)
+    # Ingest's entry point: the config's fields as the parameters give them (their `root` is
+    # the caller's; the root passed decides).
+    settings = {"root": "elsewhere", **asdict(TINY), "ensembles": list(TINY.ensembles)}
+    assert render_collection("rendered_corpus", settings, root, SEED).equals(table)
 
 
 def test_more_works_keep_the_rendered_ones_untouched(collection, tmp_path):

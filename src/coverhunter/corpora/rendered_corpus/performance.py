@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coverhunter.data.sources.render.arrangement import Voice
-from coverhunter.data.sources.render.midi_file import DRUM_CHANNEL, MidiNotes
+from coverhunter.corpora.rendered_corpus.arrangement import Voice
+from coverhunter.corpora.rendered_corpus.midi_file import DRUM_CHANNEL, MidiNotes
 
 
 @dataclass(frozen=True)

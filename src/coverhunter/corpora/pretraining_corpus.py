@@ -1,19 +1,19 @@
 """A pretraining collection at scale: thousands of music21 corpus works, straight to features.
 
-The works are rendered as the default collection's are (`rendered_corpus.py`: the same cover
+The works are rendered as the default collection's are (`rendered_corpus/`: the same cover
 variation, ensembles, tempo, key, preludes and outros, room and noise), by default every usable
 piece of the corpus (~14,000) in 4-6 versions each, but only their log-CQT is kept: each worker
-process renders one work (`rendered_corpus.render_work_audio`), rounds every version to the
-16-bit samples its FLAC file holds, peak-normalises it and computes its log-CQT on the CPU
-(`torch.set_num_threads(1)` per worker), and sends the parent the table rows and float16 arrays;
-the parent appends them to the feature store and commits every `commit_every` works.
+process renders one work (`rendered_corpus/versions.py`, `render_work_audio`), rounds every
+version to the 16-bit samples its FLAC file holds, peak-normalises it and computes its log-CQT on
+the CPU (`torch.set_num_threads(1)` per worker), and sends the parent the table rows and float16
+arrays; the parent appends them to the feature store and commits every `commit_every` works.
 With `keep_audio` the versions are also written as FLAC under `audio_root/<work_id>/` (the
 features are the same either way: what `feature_cqt` would compute from those files).
 
 Never heard here: anything by Bach (left out of the corpus candidates and refused after parsing,
-see `render/corpus_pieces.py`), and none of the default collection's works (its test works must
-stay unheard), neither as works nor as preludes or outros; its prelude/outro pieces are not works
-here either. Which pieces those are is found by replaying the default collection's selection (its
+see `rendered_corpus/corpus_pieces.py`), and none of the default collection's works (its test
+works must stay unheard), neither as works nor as preludes or outros; its prelude/outro pieces
+are not works here either. Which pieces those are is found by replaying the default collection's selection (its
 settings and seed: the first `n_works` usable pieces of its candidate order, each parsed), cached
 in the store folder.
 
@@ -31,8 +31,8 @@ work whose rows are recorded and whose versions are all in the index with the ex
 fingerprint, so a build killed at any point (SIGKILL, a power cut) resumes at its last commit;
 stopped by Ctrl-C or SIGTERM (`kill PID`), or failing, it first commits every work it finished.
 
-The table (`build_pretraining_corpus`) has the columns of `rendered_corpus.COLUMNS` (`path` is
-empty unless `keep_audio`); `pretraining_manifest` makes it a manifest with a work-level split:
+The table (`build_pretraining_corpus`) has the `TABLE_COLUMNS`: the rendered corpus's ground truth
+and `path` (empty unless `keep_audio`); `pretraining_manifest` makes it a manifest with a work-level split:
 `val_fraction` of the works (at least `min_val_works`) for validation, the rest train, no test
 split (the test works are the default collection's).
 """
@@ -66,24 +66,18 @@ from tqdm.auto import tqdm
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
 from coverhunter.audio.io import peak_normalise
+from coverhunter.corpora.recording import encode_flac
+from coverhunter.corpora.rendered_corpus.collection import GENERATOR_VERSION, render_request
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
+from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, PieceError, is_bach
+from coverhunter.corpora.rendered_corpus.fluidsynth import find_fluidsynth, find_soundfont
+from coverhunter.corpora.rendered_corpus.scheduler import WorkScheduler, render_in_order
+from coverhunter.corpora.rendered_corpus.versions import GROUND_TRUTH_COLUMNS, render_work_audio
+from coverhunter.corpora.rendered_corpus.works import plan_work, select_candidates, work_id_of
+from coverhunter.data.atomic import write_bytes_atomically
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
 from coverhunter.data.manifest import finalise_manifest, work_hash_fraction
-from coverhunter.data.sources.render.corpus_pieces import Candidate, PieceError, is_bach
-from coverhunter.data.sources.render.fluidsynth import find_fluidsynth, find_soundfont
-from coverhunter.data.sources.rendered_corpus import (
-    COLUMNS,
-    GENERATOR_VERSION,
-    RenderedCorpusConfig,
-    WorkScheduler,
-    plan_work,
-    render_in_order,
-    render_request,
-    render_work_audio,
-    select_candidates,
-    work_id_of,
-    write_atomic,
-)
-from coverhunter.data.sources.synthetic import encode_flac
+from coverhunter.data.sources.folder import recording_path
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +85,8 @@ logger = logging.getLogger(__name__)
 PRETRAINING_VERSION = 1
 STATE_FILE = "pretraining_corpus.json"
 ROWS_FILE = "pretraining_rows.parquet"
+# The table: the ground truth of the rendered corpus, with `path` after the ids.
+TABLE_COLUMNS = (*GROUND_TRUTH_COLUMNS[:2], "path", *GROUND_TRUTH_COLUMNS[2:])
 _ROW_EXTRA = ("rank", "fingerprint")  # kept beside the table's columns in ROWS_FILE
 
 
@@ -249,8 +245,8 @@ def build_work(
         data = encode_flac(samples, sr)
         row["path"] = ""
         if audio_root is not None:
-            path = audio_root / work_id / f"{row['perf_id']}.flac"
-            write_atomic(path, data)
+            path = recording_path(audio_root, work_id, row["perf_id"], "flac")
+            write_bytes_atomically(path, data)
             row["path"] = str(path)
         signals.append(peak_normalise(sf.read(io.BytesIO(data), dtype="float32")[0]))
     features = log_cqt_batch(signals, _extractor(cqt))
@@ -278,7 +274,7 @@ def _read_state(folder: Path) -> dict:
 def _read_rows(folder: Path) -> pd.DataFrame:
     path = folder / ROWS_FILE
     if not path.exists():
-        return pd.DataFrame(columns=[*COLUMNS, *_ROW_EXTRA])
+        return pd.DataFrame(columns=[*TABLE_COLUMNS, *_ROW_EXTRA])
     return pd.read_parquet(path)
 
 
@@ -288,10 +284,10 @@ def _write_rows(records: list[dict], path: Path) -> None:
         for record in records
         for row, fingerprint in zip(record["rows"], record["fingerprints"], strict=True)
     ]
-    table = pd.DataFrame(rows, columns=[*COLUMNS, *_ROW_EXTRA])
+    table = pd.DataFrame(rows, columns=[*TABLE_COLUMNS, *_ROW_EXTRA])
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
-    write_atomic(path, buffer.getvalue())
+    write_bytes_atomically(path, buffer.getvalue())
 
 
 def _previous_works(
@@ -392,7 +388,7 @@ def build_pretraining_corpus(
 ) -> tuple[pd.DataFrame, FeatureStore]:
     """Render the pretraining works into `writer`'s feature store (resuming what is committed).
 
-    -> (the table, one row per version with the `rendered_corpus.COLUMNS`, sorted by perf_id;
+    -> (the table, one row per version with the `TABLE_COLUMNS`, sorted by perf_id;
     the committed store, holding exactly the table's versions). ValueError when FluidSynth or a
     soundfont is missing, the CQT's sample rate is not the render's, or the corpus has fewer
     usable pieces than `config.n_works`.
@@ -470,7 +466,7 @@ def build_pretraining_corpus(
         # Until the end, works of an earlier, bigger selection are kept for a later run.
         kept = [] if final else [r for w, r in previous.items() if w not in done]
         _write_rows(kept + list(done.values()), folder / ROWS_FILE)
-        write_atomic(
+        write_bytes_atomically(
             folder / STATE_FILE,
             json.dumps(
                 {"request_key": request_key, "request": request, "excluded": excluded_state,
@@ -527,7 +523,7 @@ def build_pretraining_corpus(
         )
     records = [scheduler.done[rank] for rank in sorted(scheduler.done)]
     table = pd.DataFrame(
-        [row for record in records for row in record["rows"]], columns=list(COLUMNS)
+        [row for record in records for row in record["rows"]], columns=list(TABLE_COLUMNS)
     ).sort_values("perf_id", ignore_index=True)
     # An independent check of the rules above, on what the table says was played.
     heard = (set(table.piece) | set(table.prelude_piece) | set(table.outro_piece)) - {""}

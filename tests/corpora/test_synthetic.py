@@ -13,16 +13,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from coverhunter.data.sources.synth.arrangement import voice_chord
-from coverhunter.data.sources.synth.render import coloured_noise, mix_noise, reference_midi
-from coverhunter.data.sources.synth.score import beats_to_seconds
-from coverhunter.data.sources.synth.voices import VOICES, render_note
-from coverhunter.data.sources.synthetic import (
-    MANIFEST_NAME,
-    SyntheticConfig,
-    generate_synthetic_collection,
-    plan_collection,
-)
+from coverhunter.corpora.generator_record import RECORD_FILE
+from coverhunter.corpora.synthetic.arrangement import voice_chord
+from coverhunter.corpora.synthetic.collection import generate_synthetic_collection
+from coverhunter.corpora.synthetic.config import SyntheticConfig
+from coverhunter.corpora.synthetic.performance import reference_midi
+from coverhunter.corpora.synthetic.score import beats_to_seconds
+from coverhunter.corpora.synthetic.versions import plan_collection
+from coverhunter.corpora.synthetic.voices import VOICES, render_note
 
 TINY = SyntheticConfig(
     n_works=3,
@@ -48,18 +46,22 @@ def _flac_bytes(root: Path) -> dict[str, bytes]:
 
 
 def _mtimes(root: Path) -> dict[str, int]:
-    return {
-        p.name: p.stat().st_mtime_ns for p in [*root.glob("syn_w*/*.flac"), root / MANIFEST_NAME]
-    }
+    return {p.name: p.stat().st_mtime_ns for p in [*root.glob("syn_w*/*.flac"), root / RECORD_FILE]}
+
+
+def _recording(root: Path, row) -> Path:
+    """Where the `folder` layout keeps the recording of a ground-truth row."""
+    return root / row.work_id / f"{row.perf_id}.flac"
 
 
 def _fingerprint(root: Path) -> str:
-    return json.loads((root / MANIFEST_NAME).read_text())["fingerprint"]
+    return json.loads((root / RECORD_FILE).read_text())["fingerprint"]
 
 
-def test_table_has_ids_paths_and_consistent_sections(collection):
+def test_ground_truth_has_ids_and_consistent_sections_and_the_files_the_folder_layout(collection):
     root, table = collection
-    assert list(table.columns[:4]) == ["perf_id", "work_id", "path", "true_offset_s"]
+    assert list(table.columns[:3]) == ["perf_id", "work_id", "true_offset_s"]
+    assert "path" not in table  # the folder layout says where each recording is
     assert {"key_shift", "tempo", "voice", "arrangement", "snr_db", "prelude_s", "outro_s"} <= set(
         table.columns
     )
@@ -68,7 +70,7 @@ def test_table_has_ids_paths_and_consistent_sections(collection):
     for row in table.itertuples():
         assert re.fullmatch(r"syn_w\d{4}", row.work_id)
         assert re.fullmatch(re.escape(row.work_id) + r"_p\d{2}", row.perf_id)
-        assert row.path == str(root.resolve() / row.work_id / f"{row.perf_id}.flac")
+        assert _recording(root, row).is_file()
         assert row.true_offset_s == row.prelude_s
         samples = [round(s * TINY.sample_rate) for s in (row.prelude_s, row.shared_s, row.outro_s)]
         assert sum(samples) == round(row.duration_s * TINY.sample_rate)
@@ -78,13 +80,13 @@ def test_table_has_ids_paths_and_consistent_sections(collection):
 
 
 def test_files_are_16k_mono_flac_of_the_listed_length_neither_silent_nor_clipped(collection):
-    _, table = collection
+    root, table = collection
     for row in table.itertuples():
-        info = sf.info(row.path)
+        info = sf.info(_recording(root, row))
         assert (info.format, info.subtype) == ("FLAC", "PCM_16")
         assert (info.samplerate, info.channels) == (16000, 1)
         assert info.frames == round(row.duration_s * 16000)
-        audio, _ = sf.read(row.path, dtype="float32")
+        audio, _ = sf.read(_recording(root, row), dtype="float32")
         assert np.sqrt(np.mean(audio**2)) > 0.01
         # Each version is scaled to its own peak level, well short of full scale.
         assert np.max(np.abs(audio)) == pytest.approx(10 ** (row.peak_db / 20), abs=1e-3)
@@ -98,10 +100,10 @@ def test_same_seed_gives_identical_bytes_whatever_the_workers_and_another_seed_d
     again = generate_synthetic_collection(tmp_path / "again", replace(TINY, n_jobs=2), SEED)
     assert _flac_bytes(tmp_path / "again") == _flac_bytes(root)
     assert _fingerprint(tmp_path / "again") == _fingerprint(root)
-    pd.testing.assert_frame_equal(again.drop(columns="path"), table.drop(columns="path"))
+    pd.testing.assert_frame_equal(again, table)
 
     other = generate_synthetic_collection(tmp_path / "other", TINY, SEED + 1)
-    assert not other.drop(columns="path").equals(table.drop(columns="path"))
+    assert not other.equals(table)
     mine, theirs = _flac_bytes(root), _flac_bytes(tmp_path / "other")
     assert all(mine[perf] != theirs[perf] for perf in mine.keys() & theirs.keys())
 
@@ -138,13 +140,13 @@ def test_changed_request_rerenders_drops_stale_works_and_restores_missing_files(
 
     quieter = replace(TINY, n_works=1, max_snr_db=10.0)
     table = generate_synthetic_collection(root, quieter, SEED)
-    assert sorted(p.name for p in root.iterdir()) == [MANIFEST_NAME, "syn_w0000", "user_notes"]
+    assert sorted(p.name for p in root.iterdir()) == [RECORD_FILE, "syn_w0000", "user_notes"]
     new = _flac_bytes(root)
     assert set(new) == set(table["perf_id"])
     assert all(new[perf] != old[perf] for perf in new)
-    assert json.loads((root / MANIFEST_NAME).read_text())["request"]["settings"]["max_snr_db"] == 10
+    assert json.loads((root / RECORD_FILE).read_text())["request"]["settings"]["max_snr_db"] == 10
 
-    lost = Path(table["path"][0])
+    lost = _recording(root, next(table.itertuples()))
     lost.unlink()
     generate_synthetic_collection(root, quieter, SEED)
     assert _flac_bytes(root) == new
@@ -176,8 +178,10 @@ def _shared_similarity(a, b, chroma: dict, shift_b_s: float = 0.0) -> float:
 
 
 def test_versions_share_music_from_true_offset_up_to_key_and_tempo(collection):
-    _, table = collection
-    chroma = {row.perf_id: _chroma(sf.read(row.path)[0], 16000) for row in table.itertuples()}
+    root, table = collection
+    chroma = {
+        row.perf_id: _chroma(sf.read(_recording(root, row))[0], 16000) for row in table.itertuples()
+    }
     same, different, misaligned = [], [], []
     for a, b in itertools.combinations(table.itertuples(), 2):
         if a.work_id == b.work_id:
@@ -260,17 +264,3 @@ def test_voices_are_in_tune_peak_normalised_and_sound_different():
         assert np.mean(np.abs(profiles[a] - profiles[b])) > 3.0, (a, b)
     with pytest.raises(ValueError, match="kazoo"):
         render_note("kazoo", 69, held, sample_rate)
-
-
-def test_noise_is_mixed_at_the_requested_snr_and_pink_has_equal_power_per_octave():
-    rng = np.random.default_rng(0)
-    n = 1 << 16
-    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)).astype(np.float32)  # power 1/8
-    noise = mix_noise(tone, 10.0, "white", rng) - tone
-    assert np.mean(noise.astype(np.float64) ** 2) == pytest.approx(0.125 / 10, rel=0.02)
-
-    freqs = np.fft.rfftfreq(n, 1 / 16000)
-    for colour, expected in (("white", 0.1), ("pink", 1.0)):
-        power = np.abs(np.fft.rfft(coloured_noise(n, colour, rng))) ** 2
-        low, high = power[(freqs >= 100) & (freqs < 200)], power[(freqs >= 1000) & (freqs < 2000)]
-        assert low.sum() / high.sum() == pytest.approx(expected, rel=0.15), colour

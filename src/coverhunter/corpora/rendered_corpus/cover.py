@@ -36,15 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from coverhunter.data.sources.render.arrangement import pick_arrangement
-from coverhunter.data.sources.render.corpus_pieces import Piece, clip_notes
-from coverhunter.data.sources.render.harmony import (
+from coverhunter.corpora.rendered_corpus.arrangement import pick_arrangement
+from coverhunter.corpora.rendered_corpus.corpus_pieces import Piece, clip_notes
+from coverhunter.corpora.rendered_corpus.harmony import (
     HARMONY_CHANGES,
     SCALES,
     clip_chords,
     reharmonise,
 )
-from coverhunter.data.sources.render.texture import TEXTURES
+from coverhunter.corpora.rendered_corpus.texture import TEXTURES
 
 MELODY_CHANGES = ("ornaments", "passing_notes", "displacement", "octave")
 STRUCTURES = ("none", "section_repeated", "repeat_dropped", "section_dropped")

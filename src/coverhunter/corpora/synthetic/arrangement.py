@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from coverhunter.data.sources.synth.composition import MODES, Chord
-from coverhunter.data.sources.synth.score import Note
+from coverhunter.corpora.synthetic.composition import MODES, Chord
+from coverhunter.corpora.synthetic.score import Note
 
 ARRANGEMENTS = ("block", "arpeggio", "alberti", "bass_offbeat", "melody_only")
 

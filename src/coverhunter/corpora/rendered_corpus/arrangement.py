@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coverhunter.data.sources.render.corpus_pieces import Piece
-from coverhunter.data.sources.render.texture import TEXTURES, accompany
+from coverhunter.corpora.rendered_corpus.corpus_pieces import Piece
+from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany
 
 
 @dataclass(frozen=True)

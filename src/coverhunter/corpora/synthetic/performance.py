@@ -1,4 +1,4 @@
-"""From a work and a way of playing it to audio: note placement, overlap-add, fades, noise."""
+"""From a work and a way of playing it (a `Performance`) to audio: note placement, overlap-add."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coverhunter.data.sources.synth.arrangement import arrange, vary_melody
-from coverhunter.data.sources.synth.composition import Work
-from coverhunter.data.sources.synth.score import Note, beats_to_seconds
-from coverhunter.data.sources.synth.voices import render_note
+from coverhunter.corpora.synthetic.arrangement import arrange, vary_melody
+from coverhunter.corpora.synthetic.composition import Work
+from coverhunter.corpora.synthetic.score import Note, beats_to_seconds
+from coverhunter.corpora.synthetic.voices import render_note
 
-NOISE_COLOURS = ("white", "pink")
 _BASS_GAIN = 1.2  # relative to the accompaniment: one bass note against a chord of three or four
 
 # Notes are rendered once per (voice, MIDI pitch, held samples) and reused for every repeat.
@@ -123,41 +122,3 @@ def render_section(
         placed = _place(list(notes), work, performance, n_repeats, transpose, sample_rate, rng)
         _overlap_add(out, voice, placed, gain, sample_rate, cache)
     return out
-
-
-def fade(samples: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
-    """A copy of `(S,)` with linear fades of `n_in` and `n_out` samples at its ends."""
-    assert samples.ndim == 1, samples.shape
-    out = samples.copy()
-    n_in, n_out = min(n_in, len(out)), min(n_out, len(out))
-    if n_in:
-        out[:n_in] *= np.linspace(0.0, 1.0, n_in, endpoint=False, dtype=np.float32)
-    if n_out:
-        out[len(out) - n_out :] *= np.linspace(1.0, 0.0, n_out, endpoint=False, dtype=np.float32)
-    return out
-
-
-def coloured_noise(n_samples: int, colour: str, rng: np.random.Generator) -> np.ndarray:
-    """`(n_samples,)` float32 noise of unit power, white or pink (power falling as 1/f)."""
-    if colour not in NOISE_COLOURS:
-        raise ValueError(f"unknown noise colour {colour!r}; choose one of {NOISE_COLOURS}")
-    if colour == "white":
-        noise = rng.standard_normal(n_samples, dtype=np.float32)
-    else:
-        # Shape white noise in a power-of-two FFT (odd lengths are many times slower), then crop.
-        n_fft = 1 << max(n_samples - 1, 1).bit_length()
-        spectrum = np.fft.rfft(rng.standard_normal(n_fft, dtype=np.float32))
-        freqs = np.arange(len(spectrum), dtype=np.float32)
-        freqs[0] = 1.0  # the DC bin keeps its (tiny) value rather than dividing by zero
-        noise = np.fft.irfft(spectrum / np.sqrt(freqs), n_fft)[:n_samples].astype(np.float32)
-    return noise / max(float(np.sqrt(np.mean(noise.astype(np.float64) ** 2))), 1e-12)
-
-
-def mix_noise(
-    signal: np.ndarray, snr_db: float, colour: str, rng: np.random.Generator
-) -> np.ndarray:
-    """`signal` (S,) plus noise at `snr_db` below the signal's mean power."""
-    assert signal.ndim == 1, signal.shape
-    power = float(np.mean(signal.astype(np.float64) ** 2))
-    noise = coloured_noise(len(signal), colour, rng)
-    return signal + noise * np.float32(math.sqrt(power / 10.0 ** (snr_db / 10.0)))

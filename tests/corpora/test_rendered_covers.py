@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coverhunter.data.sources.render.arrangement import Band, arrange
-from coverhunter.data.sources.render.corpus_pieces import Candidate, Piece
-from coverhunter.data.sources.render.cover import (
+from coverhunter.corpora.rendered_corpus.arrangement import Band, arrange
+from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
+from coverhunter.corpora.rendered_corpus.corpus_pieces import Candidate, Piece
+from coverhunter.corpora.rendered_corpus.cover import (
     MELODY_CHANGES,
     CoverSettings,
     displace,
@@ -22,14 +23,10 @@ from coverhunter.data.sources.render.cover import (
     sections,
     vary_melody,
 )
-from coverhunter.data.sources.render.harmony import Chord, harmonise, reharmonise
-from coverhunter.data.sources.render.texture import TEXTURES, accompany, bass_pitch
-from coverhunter.data.sources.rendered_corpus import (
-    RenderedCorpusConfig,
-    cover_voices,
-    plan_version,
-    plan_work,
-)
+from coverhunter.corpora.rendered_corpus.harmony import Chord, harmonise, reharmonise
+from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch
+from coverhunter.corpora.rendered_corpus.versions import cover_voices, plan_version
+from coverhunter.corpora.rendered_corpus.works import plan_work
 
 CONFIG = RenderedCorpusConfig()
 SEED = 5

@@ -24,7 +24,7 @@ import numpy as np
 from music21 import chord, converter, harmony, meter, note, stream, tie
 from music21 import tempo as m21tempo
 
-from coverhunter.data.sources.render.harmony import Chord, clip_chords, harmonise
+from coverhunter.corpora.rendered_corpus.harmony import Chord, clip_chords, harmonise
 
 logger = logging.getLogger(__name__)
 

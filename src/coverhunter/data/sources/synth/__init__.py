@@ -1,1 +1,0 @@
-"""The synthetic cover-song generator's parts: score, composition, arrangement, voices, render."""
