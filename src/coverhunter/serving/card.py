@@ -26,7 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt_batch
-from coverhunter.data.sources.synthetic import SyntheticConfig, plan_collection, render_version
+from coverhunter.corpora.synthetic.config import SyntheticConfig
+from coverhunter.corpora.synthetic.versions import plan_collection, render_version
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, score_embedder
 from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.persistence.model_folder import WEIGHTS_FILE, load_model_folder
