@@ -111,3 +111,22 @@ def test_bad_settings_are_named():
         RerankSettings(k=0)
     with pytest.raises(ValueError, match="fusion_weight"):
         RerankSettings(fusion_weight=1.5)
+
+
+def test_centred_similarity_the_same_everywhere_aligns_nothing():
+    # raw, a level of 0.8 in every cell is one long path; centred, it says nothing about where
+    # two recordings match
+    sim = torch.full((1, 6, 8), 0.8)
+    lengths = (torch.tensor([6]), torch.tensor([8]))
+    assert local_alignment(sim, *lengths, match_threshold=0.5).score.item() > 0.5
+    assert local_alignment(sim, *lengths, match_threshold=0.0, centre=True).score.item() == 0.0
+
+
+def test_centring_is_a_setting_of_the_rerank():
+    song = _unit(20)
+    refs = [song[2:18], _unit(20, seed=7)]
+    settings = RerankSettings(k=2, window_s=4.0, hop_s=1.0, match_threshold=0.0, centre=True)
+    ranked = rerank_matrix(torch.tensor([[0.2, 0.3]]), [song], refs, settings)
+    assert ranked.alignment_score[0, 0] > ranked.alignment_score[0, 1]
+    assert ranked.segments["match_start_s"][0, 0] == 0.0
+    assert ranked.segments["query_start_s"][0, 0] == 2.0

@@ -112,7 +112,10 @@ def identify_recording(
     shortlist = hits.perf_ids.astype(str)
     wanted = gallery_sequences[gallery_sequences.perf_id.isin(set(shortlist))]
     found = align_candidates(
-        query.sequence, sequences_from_table(wanted, list(shortlist)), settings.match_threshold
+        query.sequence,
+        sequences_from_table(wanted, list(shortlist)),
+        settings.match_threshold,
+        settings.centre,
     )
     similarity = torch.as_tensor(1.0 - hits.distances.astype(np.float32))
     work_of = dict(zip(gallery_embeddings.perf_id, gallery_embeddings.work_id, strict=True))
