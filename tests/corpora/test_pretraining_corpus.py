@@ -18,15 +18,11 @@ import pytest
 import torch
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.corpora.pretraining_corpus import (
-    ROWS_FILE,
-    STATE_FILE,
-    TABLE_COLUMNS,
-    build_pretraining_corpus,
-    pretraining_manifest,
-    pretraining_settings,
-    pretraining_splits,
-)
+from coverhunter.corpora.pretraining_corpus.build import build_pretraining_corpus
+from coverhunter.corpora.pretraining_corpus.config import pretraining_settings
+from coverhunter.corpora.pretraining_corpus.manifest import pretraining_manifest, pretraining_splits
+from coverhunter.corpora.pretraining_corpus.resume import ROWS_FILE, STATE_FILE
+from coverhunter.corpora.pretraining_corpus.work import TABLE_COLUMNS
 from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
 from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 from coverhunter.corpora.rendered_corpus.corpus_pieces import is_bach
