@@ -53,11 +53,7 @@ def build_pretraining_corpus(
     soundfont is missing, the CQT's sample rate is not the render's, or the corpus has fewer
     usable pieces than `config.n_works`.
     """
-    if cqt.sample_rate != render.sample_rate:
-        raise ValueError(
-            f"feature_cqt.cqt.sample_rate {cqt.sample_rate} differs from the render's "
-            f"sample_rate {render.sample_rate}"
-        )
+    _check_sample_rates(cqt, render)
     program = find_fluidsynth(render.fluidsynth)
     soundfont = find_soundfont(render.soundfont)
     folder = writer.folder
@@ -74,13 +70,7 @@ def build_pretraining_corpus(
     fillers = tuple(f for f in fillers if f.name not in default_works)
     if not fillers:
         raise ValueError("every filler piece is a work of the default collection")
-    request = {
-        "pretraining_version": PRETRAINING_VERSION,
-        "render": render_request(render, seed, soundfont, program),
-        "fillers": [f.name for f in fillers],
-        "cqt": cqt.to_dict(),
-        "samples": "16-bit FLAC, peak-normalised",
-    }
+    request = _request(render, seed, soundfont, program, fillers, cqt)
     request_key = digest(json.dumps(request, sort_keys=True))
     unusable = dict(state.get("skipped", {})) if state.get("request_key") == request_key else {}
     previous = previous_works(read_rows(folder), writer.previous, request_key, config.keep_audio)
@@ -152,6 +142,32 @@ def build_pretraining_corpus(
     if missing:
         raise RuntimeError(f"no features for {len(missing)} versions, e.g. {sorted(missing)[:3]}")
     return table, store
+
+
+def _check_sample_rates(cqt: CQTConfig, render: RenderedCorpusConfig) -> None:
+    if cqt.sample_rate != render.sample_rate:
+        raise ValueError(
+            f"feature_cqt.cqt.sample_rate {cqt.sample_rate} differs from the render's "
+            f"sample_rate {render.sample_rate}"
+        )
+
+
+def _request(
+    render: RenderedCorpusConfig,
+    seed: int,
+    soundfont: Path,
+    program: str,
+    fillers: tuple[Candidate, ...],
+    cqt: CQTConfig,
+) -> dict:
+    """What decides a version's features: its fingerprint is made from this (`fingerprints.py`)."""
+    return {
+        "pretraining_version": PRETRAINING_VERSION,
+        "render": render_request(render, seed, soundfont, program),
+        "fillers": [f.name for f in fillers],
+        "cqt": cqt.to_dict(),
+        "samples": "16-bit FLAC, peak-normalised",
+    }
 
 
 def _append_work(writer: FeatureStoreWriter, result: dict) -> None:
