@@ -15,16 +15,14 @@ not make it a new champion.
 
 from collections.abc import Mapping
 
-from kedro.pipeline import Node, Pipeline, pipeline
+from kedro.pipeline import Pipeline, pipeline
 
+from coverhunter.pipelines import REGISTRY_TAG, stage_node
 from coverhunter.pipelines.inference import nodes
 
 # The stages inference reuses, in order.
 PARTS = ("ingest", "feature_cqt", "indexing", "evaluation")
 TRAINED_MODELS = {"fine_model": "trained_fine_model", "coarse_model": "trained_coarse_model"}
-# Evaluation nodes carrying this tag (the model registration) are not part of inference; the
-# same string as in pipelines/evaluation/pipeline.py (a pipeline package imports no other).
-REGISTRY_TAG = "model_registry"
 
 
 def _gate(part: Pipeline, parameter: str, checked: str) -> Pipeline:
@@ -51,11 +49,10 @@ def _gate(part: Pipeline, parameter: str, checked: str) -> Pipeline:
 def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> Pipeline:
     if stages is None or not set(PARTS) <= set(stages):
         raise ValueError(f"inference is composed of the stage pipelines {PARTS}; pass them in")
-    check = Node(
+    check = stage_node(
         nodes.check_inference_target,
-        inputs=["params:ingest", "params:collection", "params:model_collection"],
+        params=["ingest", "collection", "model_collection"],
         outputs="inference_ingest",
-        name="check_inference_target_node",
     )
     data = _gate(stages["ingest"] + stages["feature_cqt"], "params:ingest", "inference_ingest")
     indexing = pipeline(
@@ -63,6 +60,7 @@ def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> P
         inputs={"fine_model": TRAINED_MODELS["fine_model"]},
         parameters={"params:gallery_splits": "params:inference_gallery_splits"},
     )
+    # The model registration (REGISTRY_TAG) is not part of inference.
     scoring = Pipeline([n for n in stages["evaluation"].nodes if REGISTRY_TAG not in n.tags])
     evaluation = pipeline(
         scoring, inputs={k: v for k, v in TRAINED_MODELS.items() if k in scoring.inputs()}
@@ -73,7 +71,7 @@ def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> P
 def create_identify_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.identify_recording,
                 inputs=[
                     "params:identify",
@@ -83,12 +81,9 @@ def create_identify_pipeline(**kwargs) -> Pipeline:
                     "gallery_embeddings",
                     "gallery_sequences",
                     "decision_calibration",
-                    "params:rerank",
-                    "params:device",
-                    "params:ingest",
                 ],
+                params=["rerank", "device", "ingest"],
                 outputs=["identify_results", "identify_decision"],
-                name="identify_recording_node",
             ),
         ]
     )
