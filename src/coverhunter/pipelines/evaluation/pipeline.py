@@ -102,5 +102,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="registered_model",
                 tags=[REGISTRY_TAG],
             ),
+            stage_node(
+                nodes.register_shipped_model,
+                inputs=[
+                    "pretrained_model",
+                    "evaluation_metrics",
+                    "gallery_embeddings",
+                    "cqt_features",
+                ],
+                params=["evaluation.registry", "indexing", "feature_cqt", "collection"],
+                outputs="registered_shipped_model",
+                tags=[REGISTRY_TAG],
+            ),
         ]
     )
