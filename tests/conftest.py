@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_helpers import start_from_scratch
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -79,6 +80,7 @@ def make_project(tmp_path: Path) -> Path:
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
+    start_from_scratch(project)
     # MLflow caches its store per URI string, so a relative sqlite URI would follow the first test's
     # folder; each project gets an absolute one.
     mlflow_yml = project / "conf" / "base" / "mlflow.yml"
