@@ -9,11 +9,13 @@ fine model of `--model-collection`, or the shipped model (`pretrained_model`) fo
 `gallery` pipeline built, so a collection can be searched before anything is trained. Without a
 gallery the command says which command builds one.
 
-`coverhunter identify-batch FILES/FOLDERS/LIST.txt` answers many recordings in one
-process (the model and gallery loaded once), one line each, and writes CSV or JSON if asked. Bad input
-ends with exit code 2 and one line naming the file and what is wrong: missing, a folder, a
+`coverhunter identify-batch FILES/FOLDERS/LIST.txt` answers many recordings in one process (the
+model and gallery loaded once), one line each, and writes CSV or JSON if asked. Bad input ends
+with exit code 2 and one line naming the file and what is wrong: missing, a folder, a
 symbolic link loop, unreadable, not audio, a recording ingest would set aside (silent, too short)
-or one without music (noise), no gallery index yet, or an index built by another model.
+or one without music (noise), no gallery index yet (the line names the command that builds
+one), or an index built by another model (for a gallery of the shipped model: by the one shipped
+before, and the line names the `gallery` command).
 
 A query is not a run: the node runs on the project's catalog entries and parameters, read with
 Kedro's config loader but without a session or context (`_ProjectCatalog`), so no hook runs and
@@ -22,7 +24,8 @@ pandas datasets are imported.
 
 Kedro loads `<package>.cli` as the project's own commands and needs its `cli` group, so the same
 command is also `kedro identify FILE`. That group also wraps `kedro run`: a run that stops on bad
-input (a listing that cannot be read, a corrupt feature store) ends with one line naming the file
+input (a listing that cannot be read, a corrupt feature store, a model folder that is missing or
+unreadable: the `gallery` pipeline without a shipped model) ends with one line naming the file
 and the reason, exit code 2, instead of a traceback; an interrupted one (Ctrl-C, SIGTERM) with one
 line and 128 + the signal number.
 """
@@ -368,6 +371,15 @@ class _Identifier:
                     collection, source, model_collection, catalog.filepath(SHIPPED_MODEL)
                 )
             )
+        # a shipped model replaced since the gallery was built (a new one pulled): the gallery
+        # pipeline builds it again, not `indexing`, which the mismatch error names
+        self._rebuild = (
+            f"the gallery of collection {collection!r} was built by another shipped model than "
+            f"the one in {catalog.filepath(SHIPPED_MODEL)}; build it again with it: "
+            f"`{GALLERY_COMMAND.format(collection=collection)}`"
+            if model == SHIPPED_MODEL
+            else None
+        )
         self._inputs = {}
         try:
             for name in self._node.inputs:
@@ -394,7 +406,7 @@ class _Identifier:
                 f"{error.path}: {error.reason}; not a recording to identify"
             ) from error
         except ModelIndexMismatchError as error:
-            raise CommandError(str(error)) from error
+            raise CommandError(self._rebuild or str(error)) from error
 
 
 def _user_cache_dir() -> Path:

@@ -137,15 +137,27 @@ def test_with_no_model_at_all_the_messages_name_what_is_missing(kedro_project, t
     assert not (kedro_project / "data/02_intermediate/mine").exists()  # nothing read or written
 
 
-def test_a_gallery_whose_shipped_model_is_gone_is_named(shipped_gallery, monkeypatch, capsys):
+def test_a_gallery_whose_shipped_model_is_gone_or_replaced_is_named(
+    shipped_gallery, monkeypatch, capsys
+):
     project, library, trained = shipped_gallery
+    song = str(trained / library.path.iloc[0])
     shipped = project / SHIPPED
+    monkeypatch.chdir(project)
     hidden = shipped.with_name("base.away")
     shipped.rename(hidden)
     try:
-        monkeypatch.chdir(project)
-        assert main(["identify", str(trained / library.path.iloc[0]), "--collection", "mine"]) == 2
+        assert main(["identify", song, "--collection", "mine"]) == 2
+        gone = capsys.readouterr().err
+        # another model shipped since (a new one pulled): the gallery pipeline rebuilds it
+        other = CoverHunterModelDataset(filepath=str(hidden)).load()
+        other["model"].neck.weight.data.mul_(0.5)
+        CoverHunterModelDataset(filepath=str(shipped)).save(other)
+        assert main(["identify", song, "--collection", "mine"]) == 2
+        replaced = capsys.readouterr().err
     finally:
+        shutil.rmtree(shipped, ignore_errors=True)
         hidden.rename(shipped)
-    err = capsys.readouterr().err
-    assert f"built by the shipped model, which {shipped} no longer holds" in err
+    assert f"built by the shipped model, which {shipped} no longer holds" in gone
+    assert f"built by another shipped model than the one in {shipped}" in replaced
+    assert '`kedro run --pipelines gallery --params "collection=mine,' in replaced
