@@ -123,8 +123,8 @@ def embed_gallery_sequences(
 def build_gallery_index(
     gallery_chunks: pd.DataFrame, fine_model: dict, indexing: dict, feature_cqt: dict, rerank: dict
 ) -> tuple[ChunkIndex, dict]:
-    """The faiss index of the gallery's chunks, and what built it (model fingerprint, settings,
-    and the re-rank sequences' window and hop)."""
+    """The faiss index of the gallery's chunks, and what built it (model fingerprint and source,
+    settings, and the re-rank sequences' window and hop)."""
     cqt = CQTConfig(**feature_cqt["cqt"])
     model = fine_model["model"]
     chunk_index = index_from_table(gallery_chunks, indexing["index"])
@@ -136,6 +136,8 @@ def build_gallery_index(
             **_settings(indexing, cqt),
             "index_type": indexing["index"]["type"],
             "sequences": {"window_s": settings.window_s, "hop_s": settings.hop_s},
+            # which model a query must load: the gallery pipeline tags the shipped one
+            "model_source": fine_model.get("source", "trained"),
         },
     )
     return chunk_index, info
