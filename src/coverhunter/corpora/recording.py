@@ -3,8 +3,9 @@ a loudness, and the 16-bit FLAC file it is kept as."""
 
 from __future__ import annotations
 
-import io
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -68,8 +69,14 @@ def finish_recording(
 
 
 def encode_flac(audio: np.ndarray, sample_rate: int) -> bytes:
-    """16-bit FLAC bytes of `(S,)` float audio in [-1, 1]."""
+    """16-bit FLAC bytes of `(S,)` float audio in [-1, 1].
+
+    Encoded through a temporary file, not a BytesIO: libsndfile writes a file object through
+    Python callbacks, where an exception raised by a signal handler (`kedro run`'s Ctrl-C, see
+    hooks.py) is swallowed with a printed traceback and the write fails with an AssertionError;
+    into a file libsndfile writes from C, and the interrupt arrives after it returns."""
     assert audio.ndim == 1, audio.shape
-    buffer = io.BytesIO()
-    sf.write(buffer, audio, sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+    with tempfile.TemporaryDirectory(prefix="coverhunter-flac-") as folder:
+        path = Path(folder) / "audio.flac"
+        sf.write(path, audio, sample_rate, format="FLAC", subtype="PCM_16")
+        return path.read_bytes()
