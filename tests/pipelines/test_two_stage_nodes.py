@@ -65,6 +65,7 @@ def test_the_rerank_row_rankings_match_location_and_open_set():
         distances,
         embeddings,
         sequences,
+        pd.DataFrame(),  # gallery_chroma: the pitch stage is off (no rerank.pitch)
         rankings,
         calibration,
         perf_ids[:2],

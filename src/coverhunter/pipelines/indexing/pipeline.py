@@ -36,6 +36,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="embed_gallery_sequences_node",
             ),
             Node(
+                nodes.chroma_gallery,
+                inputs=[
+                    "gallery_embeddings",
+                    "cqt_features",
+                    "manifest",
+                    "params:rerank",
+                    "params:feature_cqt",
+                    "params:ingest",
+                ],
+                outputs="gallery_chroma",
+                name="chroma_gallery_node",
+            ),
+            Node(
                 nodes.build_gallery_index,
                 inputs=[
                     "gallery_chunks",
