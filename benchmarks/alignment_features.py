@@ -50,6 +50,7 @@ def chroma_settings(args: argparse.Namespace) -> dict:
     return {
         "octaves": tuple(args.octaves),
         "magnitude": args.magnitude,
+        "floor_db": args.floor,
         "peaks": args.peaks,
         "whiten_bins": args.whiten,
         "harmonics": args.harmonics,
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--features", choices=("cqt", "hpcp"), default="cqt")
     parser.add_argument("--octaves", type=int, nargs=2, default=(0, 8))
     parser.add_argument("--magnitude", choices=("amplitude", "power", "log"), default="amplitude")
+    parser.add_argument("--floor", type=float, default=-80.0, help="log magnitude: dB counted from")
     parser.add_argument("--peaks", action="store_true", help="local maxima along frequency only")
     parser.add_argument("--whiten", type=int, default=0, help="bins of the dB mean subtracted")
     parser.add_argument("--harmonics", type=int, default=1)
