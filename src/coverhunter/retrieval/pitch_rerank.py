@@ -197,6 +197,6 @@ def chromas_from_table(table: pd.DataFrame, perf_ids: Sequence[str]) -> list[tor
     if missing:
         raise ValueError(f"no chroma sequence for {len(missing)} performances, e.g. {missing[:3]}")
     return [
-        torch.as_tensor(np.asarray(rows.chroma[p], dtype=np.float32).reshape(-1, 12))
+        torch.from_numpy(np.array(rows.chroma[p], dtype=np.float32).reshape(-1, 12))
         for p in perf_ids
     ]
