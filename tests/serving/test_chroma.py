@@ -1,5 +1,8 @@
 """The pitch stage's chroma of a recording (serving/chroma.py), from the CQT and from the audio."""
 
+import logging
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +12,7 @@ import torch
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt
 from coverhunter.evaluation.qmax import essentia_available
 from coverhunter.retrieval.pitch_rerank import PitchSettings, chroma_sequence
-from coverhunter.serving.chroma import performance_chromas, recording_chroma
+from coverhunter.serving.chroma import performance_chromas, recording_chroma, usable_rerank
 
 RATE = 16000
 
@@ -41,3 +44,14 @@ def test_the_hpcp_source_reads_the_audio_and_averages_its_frames(tmp_path):
     frames = (len(audio) // 2048) // 2  # hop 2048 from the start, frames averaged 2 to 1
     assert abs(chroma.shape[0] - frames) <= 1 and chroma.shape[1] == 12
     assert np.bincount(chroma.argmax(1).numpy()).argmax() == 0
+
+
+def test_without_essentia_the_hpcp_stage_is_left_out_not_the_run(monkeypatch, caplog):
+    rerank = {"k": 5, "pitch": {"enabled": True, "source": "hpcp"}}
+    cqt_rerank = {"k": 5, "pitch": {"enabled": True, "source": "cqt"}}
+    monkeypatch.setitem(sys.modules, "essentia", None)  # what `import essentia` meets without it
+    with caplog.at_level(logging.WARNING):
+        off = usable_rerank(rerank)
+    assert off["pitch"] == {"enabled": False, "source": "hpcp"} and rerank["pitch"]["enabled"]
+    assert "pip install" in caplog.text
+    assert usable_rerank(cqt_rerank) is cqt_rerank  # the CQT's chroma needs no Essentia

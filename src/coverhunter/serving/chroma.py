@@ -9,6 +9,7 @@ is made exactly as the gallery's stored ones were.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,9 +18,22 @@ import torch
 
 from coverhunter.audio.chroma import averaged_frames
 from coverhunter.audio.io import load_audio, peak_normalise
+from coverhunter.evaluation.qmax import INSTALL_HINT, essentia_available
 from coverhunter.retrieval.pitch_rerank import PitchSettings, chroma_sequence
 
-__all__ = ["performance_chromas", "recording_chroma"]
+__all__ = ["performance_chromas", "recording_chroma", "usable_rerank"]
+
+logger = logging.getLogger(__name__)
+
+
+def usable_rerank(rerank: dict) -> dict:
+    """`rerank` as given, or with the pitch stage off (and a warning) when its source is `hpcp`
+    and Essentia cannot be imported here: as the Qmax row, the stage is left out, not the run."""
+    pitch = PitchSettings.of(rerank.get("pitch"))
+    if not pitch.enabled or pitch.source != "hpcp" or essentia_available():
+        return rerank
+    logger.warning("the re-rank's pitch stage is off: %s", INSTALL_HINT)
+    return {**rerank, "pitch": {**rerank["pitch"], "enabled": False}}
 
 
 def recording_chroma(
