@@ -19,25 +19,18 @@ queries (`evaluation.qmax.max_queries`, seeded as in the run), with the time per
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from _catalog import load_split_features
 
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
 from coverhunter.audio.io import load_audio, peak_normalise
-from coverhunter.data.features import with_features
-from coverhunter.data.splits import split_rows
 from coverhunter.evaluation.metrics import mirex_metrics
 from coverhunter.evaluation.qmax import hpcp_features, metrics_on_queries, stratified_queries
 from coverhunter.retrieval.pitch_rerank import PitchSettings, pitch_alignment_scores
-
-os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-PROJECT = Path(__file__).resolve().parents[1]
 
 
 def align_all(chromas: list[torch.Tensor], settings: PitchSettings) -> torch.Tensor:
@@ -82,20 +75,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    bootstrap_project(PROJECT)
-    with KedroSession.create(project_path=PROJECT, env=args.env) as session:
-        catalog = session.load_context().catalog
-        manifest, store = catalog.load("manifest"), catalog.load("cqt_features")
-    rows = with_features(split_rows(manifest, args.split), store)
-    perf_ids, work_ids = list(rows.perf_id), list(rows.work_id)
+    split = load_split_features(args.env, args.split)
+    perf_ids, work_ids = list(split.rows.perf_id), list(split.rows.work_id)
     if args.features == "cqt":
-        features = store.float32()
+        features = split.store.float32()
         chromas = [cqt_chroma(features[p], **chroma_settings(args)) for p in perf_ids]
     elif args.hpcp_cache and args.hpcp_cache.exists():
         cached = np.load(args.hpcp_cache)
         chromas = [cached[p] for p in perf_ids]
     else:
-        path_of = manifest.set_index("perf_id").path
+        path_of = split.manifest.set_index("perf_id").path
         chromas = [
             hpcp_features(peak_normalise(load_audio(path_of[p], 16000)), 16000) for p in perf_ids
         ]

@@ -12,23 +12,15 @@ the split; the chroma baseline's mAP on the same queries beside it.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from _catalog import load_split_features
 
-from coverhunter.data.features import with_features
-from coverhunter.data.splits import split_rows
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, embedder_distances
 from coverhunter.evaluation.metrics import mirex_metrics
 from coverhunter.evaluation.qmax import qmax_distance_matrix
 from coverhunter.model.baselines import ChromaBaseline
-
-os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-PROJECT = Path(__file__).resolve().parents[1]
 
 
 def cqt_chroma(log_cqt: np.ndarray, average: int = 3) -> np.ndarray:
@@ -48,13 +40,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    bootstrap_project(PROJECT)
-    with KedroSession.create(project_path=PROJECT, env=args.env) as session:
-        catalog = session.load_context().catalog
-        manifest, store = catalog.load("manifest"), catalog.load("cqt_features")
-    rows = with_features(split_rows(manifest, args.split), store)
-    perf_ids, work_ids = list(rows.perf_id), list(rows.work_id)
-    features = store.float32()
+    split = load_split_features(args.env, args.split)
+    perf_ids, work_ids = list(split.rows.perf_id), list(split.rows.work_id)
+    features = split.store.float32()
     rng = np.random.default_rng(args.seed)
     works = rng.choice(sorted(set(work_ids)), min(args.queries, len(set(work_ids))), replace=False)
     queries = [work_ids.index(w) for w in works]  # each work's first recording

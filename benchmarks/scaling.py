@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _catalog import load_split_features
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from query_latency import print_table
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.data.features import with_features
-from coverhunter.data.splits import split_rows
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, score_embedder
 from coverhunter.model.baselines import ChromaBaseline
 from coverhunter.training.stage import build_model
@@ -98,15 +97,11 @@ def run_one(works: str, steps: int, validate_every: int, label: str, extra: dict
 def references(seed: int = 42) -> pd.DataFrame:
     """The same validation works scored by the chroma baseline and by an untrained model of the
     conf/pretrain architecture: the floor a trained row must clear."""
-    bootstrap_project(PROJECT)
-    with KedroSession.create(project_path=PROJECT, env="pretrain") as session:
-        context = session.load_context()
-        catalog, params = context.catalog, context.params
-        manifest, store = catalog.load("manifest"), catalog.load("cqt_features")
+    val = load_split_features("pretrain", "val")
+    params = val.params
     cqt = CQTConfig(**params["feature_cqt"]["cqt"])
     coarse = params["coarse_training"]
-    val = with_features(split_rows(manifest, "val"), store)
-    tracks = TrackSet(list(val.perf_id), list(val.work_id), store.float32())
+    tracks = TrackSet(list(val.rows.perf_id), list(val.rows.work_id), val.store.float32())
     settings = EmbedSettings.from_seconds(coarse["validation"], cqt.frame_rate, "cpu")
     chroma = params["evaluation"]["chroma_baseline"]
     embedders = {

@@ -1,4 +1,5 @@
-"""Shared fixtures: a throw-away copy of the Kedro project and a tiny synthetic collection."""
+"""Shared fixtures: a throw-away copy of the Kedro project, a tiny synthetic collection, and
+FluidSynth's soundfont for the tests that render the rendered corpus."""
 
 from __future__ import annotations
 
@@ -8,12 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_helpers import start_from_scratch
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def fluidsynth_soundfont() -> Path:
+    """The General-MIDI soundfont FluidSynth renders with; a test that asks for it (or for a
+    fixture that does) is skipped where FluidSynth or a soundfont is missing (`make` installs
+    both)."""
+    # Imported here: the GPU machine loads this file for tests/test_cuda.py without soundfile.
+    from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
+
+    found = [Path(p) for p in SOUNDFONT_PATHS if Path(p).is_file()]
+    if shutil.which("fluidsynth") is None or not found:
+        pytest.skip("fluidsynth or a General-MIDI soundfont missing: make system-deps")
+    return found[0]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -64,6 +80,7 @@ def make_project(tmp_path: Path) -> Path:
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
+    start_from_scratch(project)
     # MLflow caches its store per URI string, so a relative sqlite URI would follow the first test's
     # folder; each project gets an absolute one.
     mlflow_yml = project / "conf" / "base" / "mlflow.yml"

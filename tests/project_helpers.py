@@ -46,3 +46,11 @@ def tiny_params(**overrides) -> dict:
     for key, value in overrides.items():
         params[key] = value if not isinstance(value, dict) else {**params.get(key, {}), **value}
     return params
+
+
+def start_from_scratch(project: Path) -> None:
+    """A test project's src/ is empty, so it has no shipped model to start from (conf/base's
+    `init: pretrained`): its runs start from nothing unless a test ships one and says so."""
+    (project / "conf" / "local" / "parameters_tests.yml").write_text(
+        "coarse_training:\n  init: scratch\n"
+    )

@@ -14,10 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from kedro.io.core import Version
 from project_helpers import run_session
 from trained_project import TINY_MODEL, inside, trained_project_copy
 
+from coverhunter.datasets import CoverHunterModelDataset
+from coverhunter.persistence.model_folder import save_model_folder
 from coverhunter.serving.pyfunc import REQUIREMENTS
+from coverhunter.serving.ship import ship
 
 # Runs in a new interpreter, outside the project: load by registry URI, embed one file.
 PREDICT = """
@@ -170,3 +174,42 @@ def test_the_champion_moves_only_to_a_better_model_on_the_same_queries(tmp_path_
     elsewhere = _register_again(project)
     assert not elsewhere["promoted"] and champion() == better["version"]
     assert "other queries" in elsewhere["reason"]
+
+
+def _register_shipped(project) -> dict:
+    with inside(project):
+        run_session(project, ["evaluation"], node_names=["register_shipped_model_node"])
+    folder = project / "data/08_reporting/default"
+    return json.loads((folder / "registered_shipped_model.json").read_text())
+
+
+def test_the_shipped_model_is_registered_once_per_weights(tmp_path_factory, tmp_path):
+    project = trained_project_copy(tmp_path_factory, "registry_shipped")
+    shipped = project / "src/coverhunter/pretrained/base"  # the catalog's `pretrained_model`
+    assert _register_shipped(project) == {"registered": False, "reason": "no model is shipped"}
+
+    fine = CoverHunterModelDataset(
+        filepath=str(project / "data/06_models/default/fine_model"), version=Version(None, None)
+    ).load()
+    save_model_folder(tmp_path / "trained", fine["model"], {"stage": "fine"})
+    sha = ship(tmp_path / "trained", shipped)
+    metrics_file = project / "data/08_reporting/default/evaluation_metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["pretrained"] = {**metrics["fine"], "mAP": 0.123}  # its zero-shot row
+    metrics_file.write_text(json.dumps(metrics))
+
+    first = _register_shipped(project)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    version = client.get_model_version("coverhunter-pretrained", first["version"])
+    assert first["registered"] and version.tags["weights_sha256"] == sha
+    assert float(version.tags["eval_mAP"]) == pytest.approx(0.123)
+    assert first["alias"] is None and not version.aliases  # the champion is the fine model's
+
+    again = _register_shipped(project)
+    assert again == {
+        "registered": False,
+        "reason": "already registered",
+        "name": "coverhunter-pretrained",
+        "version": first["version"],
+    }
+    assert len(client.search_model_versions("name = 'coverhunter-pretrained'")) == 1

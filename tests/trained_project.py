@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from project_helpers import TINY_SYNTHETIC, run_session, tiny_params
+from project_helpers import TINY_SYNTHETIC, run_session, start_from_scratch, tiny_params
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("01_raw", "02_intermediate", "04_feature", "06_models", "07_model_output", "08_reporting")
@@ -105,6 +105,7 @@ def _new_project(project: Path) -> Path:
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
+    start_from_scratch(project)
     (project / "src").mkdir()
     for layer in LAYERS:
         (project / "data" / layer).mkdir(parents=True)

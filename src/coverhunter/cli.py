@@ -1,14 +1,21 @@
 """`coverhunter identify FILE [--top K]`: which works is this recording a version of, and where.
 
 The command runs the node of the project's `identify` pipeline in the Kedro project of the
-current folder (or a parent): the fine model, the gallery index, its re-rank sequences and its
+current folder (or a parent): the model, the gallery index, its re-rank sequences and its
 calibrated thresholds come from the catalog, `--top` goes in as a runtime parameter, and the
 decision ("a version of W" / "no known work", when thresholds were fitted) and the result table
-are printed. `coverhunter identify-batch FILES/FOLDERS/LIST.txt` answers many recordings in one
-process (the model and gallery loaded once), one line each, and writes CSV or JSON if asked. Bad input
-ends with exit code 2 and one line naming the file and what is wrong: missing, a folder, a
+are printed. The model is the one that built the gallery (its index info's `model_source`): the
+fine model of `--model-collection`, or the shipped model (`pretrained_model`) for a gallery the
+`gallery` pipeline built, so a collection can be searched before anything is trained. Without a
+gallery the command says which command builds one.
+
+`coverhunter identify-batch FILES/FOLDERS/LIST.txt` answers many recordings in one process (the
+model and gallery loaded once), one line each, and writes CSV or JSON if asked. Bad input ends
+with exit code 2 and one line naming the file and what is wrong: missing, a folder, a
 symbolic link loop, unreadable, not audio, a recording ingest would set aside (silent, too short)
-or one without music (noise), no gallery index yet, or an index built by another model.
+or one without music (noise), no gallery index yet (the line names the command that builds
+one), or an index built by another model (for a gallery of the shipped model: by the one shipped
+before, and the line names the `gallery` command).
 
 A query is not a run: the node runs on the project's catalog entries and parameters, read with
 Kedro's config loader but without a session or context (`_ProjectCatalog`), so no hook runs and
@@ -17,7 +24,8 @@ pandas datasets are imported.
 
 Kedro loads `<package>.cli` as the project's own commands and needs its `cli` group, so the same
 command is also `kedro identify FILE`. That group also wraps `kedro run`: a run that stops on bad
-input (a listing that cannot be read, a corrupt feature store) ends with one line naming the file
+input (a listing that cannot be read, a corrupt feature store, a model folder that is missing or
+unreadable: the `gallery` pipeline without a shipped model) ends with one line naming the file
 and the reason, exit code 2, instead of a traceback; an interrupted one (Ctrl-C, SIGTERM) with one
 line and 128 + the signal number.
 """
@@ -194,6 +202,10 @@ class _ProjectCatalog:
         path = Path(entry["filepath"])
         return path if path.is_absolute() else self._project / path
 
+    def filepath(self, name: str) -> Path:
+        """The absolute path of catalog entry `name`."""
+        return self._path(self._entries[name])
+
     def _dataset(self, name: str):
         from kedro.io.core import AbstractDataset
 
@@ -247,33 +259,127 @@ def _project_catalog(project: Path, params: dict) -> _ProjectCatalog:
     return _ProjectCatalog(project, params)
 
 
+# The command that builds a gallery of a folder of recordings with the shipped model.
+GALLERY_COMMAND = (
+    'kedro run --pipelines gallery --params "collection={collection},ingest.source=folder,'
+    'ingest.path=FOLDER,ingest.options.works=files"'
+)
+
+
+def _no_gallery_message(
+    collection: str,
+    model_collection: str,
+    missing: Sequence[str],
+    trained: bool,
+    shipped: bool,
+    shipped_folder: Path,
+) -> str:
+    """Why identify cannot run, and the exact command that builds the gallery it needs.
+
+    `trained`: whether the fine model of `model_collection` exists; `shipped`: whether
+    `shipped_folder` holds the shipped model. The model collection's gallery is `kedro run`'s
+    own; any other is built from the user's recordings by the shipped model (the `gallery`
+    pipeline), or by a trained one (`inference`).
+    """
+    said = f"no gallery index for collection {collection!r} (missing: {', '.join(missing)})"
+    if collection == model_collection and trained:
+        return f"{said}; run `kedro run --pipelines indexing` (or `kedro run`)"
+    own = "mine" if collection == model_collection else collection
+    if shipped:
+        build = GALLERY_COMMAND.format(collection=own)
+        after = f"then `coverhunter identify FILE --collection {own}`"
+        if collection == model_collection:
+            return (
+                f"{said}: nothing is trained yet. Build a gallery of your own recordings with "
+                f"the shipped model: `{build}`, {after}; or train and index {collection!r} with "
+                "`kedro run`"
+            )
+        return f"{said}; build it from your recordings with the shipped model: `{build}`, {after}"
+    if trained:
+        return (
+            f"{said}; build it with the fine model of {model_collection!r}: `kedro run "
+            f'--pipelines inference --params "collection={own},ingest.source=folder,'
+            'ingest.path=FOLDER"`'
+        )
+    return (
+        f"{said}, and no model to build one with: no trained fine model of {model_collection!r} "
+        f"(`kedro run` trains one and indexes that collection) and no shipped model in "
+        f"{shipped_folder} (python -m coverhunter.serving.ship MODEL_FOLDER puts one there)"
+    )
+
+
+def _no_model_message(collection: str, source: str, model_collection: str, shipped: Path) -> str:
+    """The gallery of `collection` exists but the model that built it (`source`) does not."""
+    built_by = {
+        "shipped": f"the shipped model, which {shipped} no longer holds",
+        "trained": f"the fine model of {model_collection!r}, which is not there (`kedro run` "
+        "trains it; `--model-collection` names another)",
+    }.get(source, f"a model of unknown source {source!r}")
+    return (
+        f"the gallery of collection {collection!r} was built by {built_by}; build the gallery "
+        "again with a model that exists"
+    )
+
+
 class _Identifier:
     """The identify pipeline's node with its inputs loaded once from the catalog: call it with a
-    path, get (results, decision). A batch of recordings loads the model and the gallery once."""
+    path, get (results, decision). A batch of recordings loads the model and the gallery once.
 
-    def __init__(self, catalog, collection: str | None, model_collection: str | None):
+    The model is the one that built the gallery (the index info's `model_source`): the fine
+    model of `model_collection`, or the shipped model for a gallery the `gallery` pipeline built.
+    """
+
+    def __init__(self, catalog: _ProjectCatalog):
         from kedro.io.core import DatasetError
 
-        from coverhunter.pipelines.inference.pipeline import create_identify_pipeline
+        from coverhunter.pipelines.inference.pipeline import (
+            MODEL_ENTRIES,
+            SHIPPED_MODEL,
+            TRAINED_MODELS,
+            create_identify_pipeline,
+        )
 
-        self._collection = collection
         (self._node,) = create_identify_pipeline().nodes
+        trained = TRAINED_MODELS["fine_model"]
         missing = [
             n
             for n in ("gallery_index", "gallery_index_info", "gallery_sequences")
             if not catalog.exists(n)
         ]
+        # the names the catalog's paths use (`--collection` and globals.yml, resolved)
+        collection = catalog.load("params:collection")
+        model_collection = catalog.load("params:model_collection")
         if missing:
             raise CommandError(
-                f"no gallery index for collection {collection or 'default'!r} "
-                f"(missing: {', '.join(missing)}); run `kedro run` first (or "
-                "`kedro run --pipelines indexing` once a fine model exists)"
+                _no_gallery_message(
+                    collection,
+                    model_collection,
+                    missing,
+                    catalog.exists(trained),
+                    catalog.exists(SHIPPED_MODEL),
+                    catalog.filepath(SHIPPED_MODEL),
+                )
             )
-        if not catalog.exists("trained_fine_model"):
+        try:
+            source = catalog.load("gallery_index_info").get("model_source", "trained")
+        except DatasetError as error:
+            raise CommandError(f"cannot load the gallery: {error}") from error
+        model = MODEL_ENTRIES.get(source)
+        if model is None or not catalog.exists(model):
             raise CommandError(
-                f"no fine model for model collection {model_collection or 'default'!r}; "
-                "run `kedro run` first"
+                _no_model_message(
+                    collection, source, model_collection, catalog.filepath(SHIPPED_MODEL)
+                )
             )
+        # a shipped model replaced since the gallery was built (a new one pulled): the gallery
+        # pipeline builds it again, not `indexing`, which the mismatch error names
+        self._rebuild = (
+            f"the gallery of collection {collection!r} was built by another shipped model than "
+            f"the one in {catalog.filepath(SHIPPED_MODEL)}; build it again with it: "
+            f"`{GALLERY_COMMAND.format(collection=collection)}`"
+            if model == SHIPPED_MODEL
+            else None
+        )
         self._inputs = {}
         try:
             for name in self._node.inputs:
@@ -282,7 +388,7 @@ class _Identifier:
                 elif name == "gallery_chroma" and not catalog.exists(name):
                     self._inputs[name] = None  # an index made before the re-rank's pitch stage
                 else:
-                    self._inputs[name] = catalog.load(name)
+                    self._inputs[name] = catalog.load(model if name == trained else name)
         except DatasetError as error:
             raise CommandError(f"cannot load the model or the gallery: {error}") from error
 
@@ -302,7 +408,7 @@ class _Identifier:
                 f"{error.path}: {error.reason}; not a recording to identify"
             ) from error
         except ModelIndexMismatchError as error:
-            raise CommandError(str(error)) from error
+            raise CommandError(self._rebuild or str(error)) from error
 
 
 def _user_cache_dir() -> Path:
@@ -331,7 +437,7 @@ def _identifier(
     if model_collection:
         params["model_collection"] = model_collection
     catalog = _project_catalog(project, params)
-    return _Identifier(catalog, collection, model_collection)
+    return _Identifier(catalog)
 
 
 def _run_identify(
@@ -545,13 +651,15 @@ class RunStopped(click.ClickException):
 
 
 def _input_error(error: BaseException) -> BaseException | None:
-    """The bad-input error (a listing, a feature store) that caused `error`, if one did."""
+    """The bad-input error (a listing, a feature store, a model folder: the shipped model
+    missing) that caused `error`, if one did."""
     from coverhunter.data.feature_store import FeatureStoreError
     from coverhunter.data.sources._common import SourceError
+    from coverhunter.persistence.model_folder import ModelFolderError
 
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, SourceError | FeatureStoreError):
+        if isinstance(error, SourceError | FeatureStoreError | ModelFolderError):
             return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__

@@ -32,6 +32,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     # loads only the pipelines it names.
     inference = importlib.import_module("coverhunter.pipelines.inference.pipeline")
     pipelines["inference"] = inference.create_pipeline(pipelines)
+    pipelines["gallery"] = inference.create_gallery_pipeline(pipelines)
     pipelines["identify"] = inference.create_identify_pipeline()
     # The pretraining run (`kedro run --env pretrain --pipelines pretrain`): the rendered works
     # straight into the feature store, then the training stages on them.

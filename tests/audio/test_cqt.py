@@ -21,6 +21,28 @@ def extractor():
     return CQTExtractor(CQTConfig())
 
 
+@pytest.fixture(scope="module")
+def nnaudio_1992v2(extractor):
+    """nnAudio's own 1992v2 transform with the extractor's settings, centred or not."""
+    config = extractor.config
+
+    def make(center: bool) -> CQT1992v2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # top filters past Nyquist, as in CQTExtractor
+            return CQT1992v2(
+                sr=config.sample_rate,
+                hop_length=config.hop_length,
+                fmin=config.fmin,
+                n_bins=config.n_bins,
+                bins_per_octave=config.bins_per_octave,
+                output_format="Magnitude",
+                verbose=False,
+                center=center,
+            )
+
+    return make
+
+
 @pytest.fixture(scope="module", params=METHODS)
 def any_extractor(request):
     return CQTExtractor(CQTConfig(method=request.param))
@@ -86,20 +108,10 @@ def test_a_clip_shorter_than_the_kernel_padding_is_transformed(any_extractor):
     np.testing.assert_allclose(batch[0], features, rtol=0, atol=1e-3)
 
 
-def test_lone_signal_matches_nnaudio_centred_1992v2(extractor):
+def test_lone_signal_matches_nnaudio_centred_1992v2(extractor, nnaudio_1992v2):
     # the per-row padding is nnAudio's own centring (reflect by half the kernel) for one signal
     config = extractor.config
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # top filters past Nyquist, as in CQTExtractor
-        nnaudio = CQT1992v2(
-            sr=config.sample_rate,
-            hop_length=config.hop_length,
-            fmin=config.fmin,
-            n_bins=config.n_bins,
-            bins_per_octave=config.bins_per_octave,
-            output_format="Magnitude",
-            verbose=False,
-        )
+    nnaudio = nnaudio_1992v2(center=True)
     signal = _tone(220.0, 3.0) + _tone(1500.0, 3.0)
     magnitude = nnaudio(torch.from_numpy(signal)[None])[0].T  # (T, F)
     expected = 20 * torch.log10(magnitude + config.amin)
@@ -124,21 +136,9 @@ def test_unknown_method_is_named():
         CQTConfig(method="fft")
 
 
-def test_the_1992v2_transform_equals_nnaudios_on_its_kernels(extractor):
+def test_the_1992v2_transform_equals_nnaudios_on_its_kernels(extractor, nnaudio_1992v2):
     # CQTExtractor runs 1992v2 on nnAudio's kernels with its own forward (audio/cqt.py module doc)
-    config = extractor.config
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nnaudio = CQT1992v2(
-            sr=config.sample_rate,
-            hop_length=config.hop_length,
-            fmin=config.fmin,
-            n_bins=config.n_bins,
-            bins_per_octave=config.bins_per_octave,
-            output_format="Magnitude",
-            verbose=False,
-            center=False,
-        )
+    nnaudio = nnaudio_1992v2(center=False)
     padded = torch.from_numpy(_tone(220.0, 4.0) + _tone(3000.0, 4.0))[None]
     assert torch.equal(extractor.kernel(padded), nnaudio(padded))
 

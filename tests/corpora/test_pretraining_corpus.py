@@ -18,29 +18,17 @@ import pytest
 import torch
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.corpora.pretraining_corpus import (
-    ROWS_FILE,
-    STATE_FILE,
-    TABLE_COLUMNS,
-    build_pretraining_corpus,
-    pretraining_manifest,
-    pretraining_settings,
-    pretraining_splits,
-)
+from coverhunter.corpora.pretraining_corpus.build import build_pretraining_corpus
+from coverhunter.corpora.pretraining_corpus.config import pretraining_settings
+from coverhunter.corpora.pretraining_corpus.manifest import pretraining_manifest, pretraining_splits
+from coverhunter.corpora.pretraining_corpus.resume import ROWS_FILE, STATE_FILE
+from coverhunter.corpora.pretraining_corpus.work import TABLE_COLUMNS
 from coverhunter.corpora.rendered_corpus.collection import render_corpus_collection
 from coverhunter.corpora.rendered_corpus.config import RenderedCorpusConfig
 from coverhunter.corpora.rendered_corpus.corpus_pieces import is_bach
-from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
 from coverhunter.corpora.rendered_corpus.works import select_candidates, work_id_of
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter, read_index
 from coverhunter.data.features import write_cqt_features
-
-HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
-    Path(p).is_file() for p in SOUNDFONT_PATHS
-)
-needs_fluidsynth = pytest.mark.skipif(
-    not HAVE_FLUIDSYNTH, reason="fluidsynth or a General-MIDI soundfont missing: make system-deps"
-)
 
 SEED = 42
 CQT = CQTConfig()
@@ -80,19 +68,15 @@ def build(folder: Path, **overrides) -> tuple[pd.DataFrame, FeatureStore]:
 
 
 @pytest.fixture(scope="module")
-def default_collection(tmp_path_factory) -> pd.DataFrame:
+def default_collection(tmp_path_factory, fluidsynth_soundfont) -> pd.DataFrame:
     """The tiny default collection, rendered by rendered_corpus itself (not replayed)."""
-    if not HAVE_FLUIDSYNTH:
-        pytest.skip("fluidsynth or a General-MIDI soundfont missing: make system-deps")
     root = tmp_path_factory.mktemp("default") / "corpus"
     settings = {k: v for k, v in DEFAULT.items() if k != "root"}
     return render_corpus_collection(root, RenderedCorpusConfig(**settings), SEED)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, pd.DataFrame, FeatureStore]:
-    if not HAVE_FLUIDSYNTH:
-        pytest.skip("fluidsynth or a General-MIDI soundfont missing: make system-deps")
+def built(tmp_path_factory, fluidsynth_soundfont) -> tuple[Path, pd.DataFrame, FeatureStore]:
     folder = tmp_path_factory.mktemp("pretrain") / "cqt_store"
     return (folder, *build(folder))
 
@@ -101,7 +85,6 @@ def _arrays(store: FeatureStore) -> dict[str, np.ndarray]:
     return {perf_id: np.array(store[perf_id]) for perf_id in store}
 
 
-@needs_fluidsynth
 def test_tiny_build_writes_every_version_as_float16_cqt(built):
     folder, table, store = built
     assert list(table.columns) == list(TABLE_COLUMNS)
@@ -129,7 +112,6 @@ def test_tiny_build_writes_every_version_as_float16_cqt(built):
     assert (manifest.n_versions == 4).all() and manifest.true_offset_s.notna().all()
 
 
-@needs_fluidsynth
 def test_two_processes_and_kept_audio_give_the_same_features(built, tmp_path):
     """n_jobs changes only speed; keep_audio adds the FLAC files, whose CQT (as feature_cqt
     computes it) is what the store holds."""
@@ -154,7 +136,6 @@ def test_two_processes_and_kept_audio_give_the_same_features(built, tmp_path):
         assert np.array_equal(np.array(from_files[perf_id]), first[perf_id])
 
 
-@needs_fluidsynth
 def test_no_work_of_the_default_collection_and_nothing_by_bach(built, default_collection):
     folder, table, _ = built
     default_works = set(default_collection.work_id)
@@ -170,7 +151,6 @@ def test_no_work_of_the_default_collection_and_nothing_by_bach(built, default_co
     assert max(order.index(w) for w in default_works) < min(order.index(w) for w in table.work_id)
 
 
-@needs_fluidsynth
 def test_a_killed_build_resumes_where_it_stopped(built, tmp_path, caplog):
     """The 3 works built; a build of 5 killed (SIGKILL) after committing its 4th work; asked
     again, only the 5th work is rendered and the first 3 are the uninterrupted build's."""

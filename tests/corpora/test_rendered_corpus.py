@@ -32,7 +32,7 @@ from coverhunter.corpora.rendered_corpus.cover import (
     CoverSettings,
     as_written,
 )
-from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS, render_midi
+from coverhunter.corpora.rendered_corpus.fluidsynth import render_midi
 from coverhunter.corpora.rendered_corpus.harmony import HARMONY_CHANGES, Chord, harmonise
 from coverhunter.corpora.rendered_corpus.midi_file import MidiNotes, write_midi
 from coverhunter.corpora.rendered_corpus.performance import Timing, warp
@@ -40,13 +40,6 @@ from coverhunter.corpora.rendered_corpus.room import add_reverb, room_impulse
 from coverhunter.corpora.rendered_corpus.texture import TEXTURES, accompany, bass_pitch, voice
 from coverhunter.corpora.rendered_corpus.versions import plan_version, render_version
 from coverhunter.corpora.rendered_corpus.works import plan_work, select_candidates, work_id_of
-
-HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
-    Path(p).is_file() for p in SOUNDFONT_PATHS
-)
-needs_fluidsynth = pytest.mark.skipif(
-    not HAVE_FLUIDSYNTH, reason="fluidsynth or a General-MIDI soundfont missing: make system-deps"
-)
 
 TINY = RenderedCorpusConfig(
     n_works=3,
@@ -65,15 +58,8 @@ TINY = RenderedCorpusConfig(
 SEED = 3
 
 
-def _recording(root: Path, row) -> Path:
-    """Where the `folder` layout keeps the recording of a ground-truth row."""
-    return root / row.work_id / f"{row.perf_id}.flac"
-
-
 @pytest.fixture(scope="module")
-def collection(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
-    if not HAVE_FLUIDSYNTH:
-        pytest.skip("fluidsynth or a General-MIDI soundfont missing: make system-deps")
+def collection(tmp_path_factory, fluidsynth_soundfont) -> tuple[Path, pd.DataFrame]:
     root = tmp_path_factory.mktemp("rendered") / "corpus"
     return root, render_corpus_collection(root, TINY, SEED)
 
@@ -200,8 +186,7 @@ def test_room_impulse_has_unit_energy_a_predelay_and_a_60_db_decay():
     assert np.array_equal(add_reverb(audio, impulse, 0.0), audio)
 
 
-@needs_fluidsynth
-def test_a_midi_a4_renders_as_440_hz_starting_on_time(tmp_path):
+def test_a_midi_a4_renders_as_440_hz_starting_on_time(tmp_path, fluidsynth_soundfont):
     notes = MidiNotes(
         start_s=np.array([0.5]),
         end_s=np.array([1.5]),
@@ -211,15 +196,11 @@ def test_a_midi_a4_renders_as_440_hz_starting_on_time(tmp_path):
         programs={0: 73},  # flute: a nearly pure tone
     )
     write_midi(notes, tmp_path / "a4.mid")
-    audio = render_midi(tmp_path / "a4.mid", _soundfont(), 16000, "fluidsynth", 0.3)
+    audio = render_midi(tmp_path / "a4.mid", fluidsynth_soundfont, 16000, "fluidsynth", 0.3)
     assert audio.ndim == 1 and audio.dtype == np.float32
     assert np.max(np.abs(audio[:7600])) < 1e-3 < np.max(np.abs(audio[8000:9600]))  # starts at 0.5 s
     spectrum = np.abs(np.fft.rfft(audio[9000:25000]))
     assert abs(int(np.argmax(spectrum)) - 440) <= 2  # one second: 1 Hz bins
-
-
-def _soundfont() -> Path:
-    return next(Path(p) for p in SOUNDFONT_PATHS if Path(p).is_file())
 
 
 # --- the collection -------------------------------------------------------------------------
@@ -249,7 +230,7 @@ def test_bad_settings_are_named():
         RenderedCorpusConfig(cover={"p_reharmonise": 0.5})
 
 
-def test_ground_truth_lists_real_pieces_as_works_with_consistent_sections(collection):
+def test_ground_truth_lists_real_pieces_as_works_with_consistent_sections(collection, recording_of):
     root, table = collection
     assert list(table.columns[:3]) == ["perf_id", "work_id", "true_offset_s"]
     assert "path" not in table  # the folder layout says where each recording is
@@ -258,7 +239,7 @@ def test_ground_truth_lists_real_pieces_as_works_with_consistent_sections(collec
     assert not table["piece"].str.lower().str.contains("bach").any()
     sr = TINY.sample_rate
     for row in table.itertuples():
-        assert _recording(root, row).is_file()
+        assert recording_of(root, row).is_file()
         assert row.perf_id.startswith(row.work_id + "_v")
         assert row.true_offset_s == row.prelude_s
         samples = [round(s * sr) for s in (row.prelude_s, row.shared_s, row.outro_s)]
@@ -284,18 +265,20 @@ def test_ground_truth_records_what_each_version_changed(collection):
     assert (table.loc[parts, "var_harmony"] == "none").all()
 
 
-def test_files_are_16k_mono_with_the_listed_durations(collection):
+def test_files_are_16k_mono_with_the_listed_durations(collection, recording_of):
     root, table = collection
     for row in table.itertuples():
-        info = sf.info(_recording(root, row))
+        info = sf.info(recording_of(root, row))
         assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
         assert info.frames == round(row.duration_s * 16000)
-        audio, _ = sf.read(_recording(root, row), dtype="float32")
+        audio, _ = sf.read(recording_of(root, row), dtype="float32")
         peak_db = 20 * np.log10(np.max(np.abs(audio)))
         assert abs(peak_db - row.peak_db) < 0.1  # loud enough, never clipped
 
 
-def test_same_seed_gives_the_same_table_and_audio_whatever_n_jobs(collection, tmp_path):
+def test_same_seed_gives_the_same_table_and_audio_whatever_n_jobs(
+    collection, tmp_path, recording_of
+):
     root, table = collection
     # Two works in two processes: the first two works of the table, byte for byte.
     again = render_corpus_collection(tmp_path / "again", replace(TINY, n_works=2, n_jobs=2), SEED)
@@ -304,7 +287,7 @@ def test_same_seed_gives_the_same_table_and_audio_whatever_n_jobs(collection, tm
     first_two = table[table["work_id"].isin(ranked[:2])].reset_index(drop=True)
     assert again.equals(first_two)
     for row in again.itertuples():
-        a, b = _recording(root, row), _recording(tmp_path / "again", row)
+        a, b = recording_of(root, row), recording_of(tmp_path / "again", row)
         assert np.array_equal(sf.read(a)[0], sf.read(b)[0])
         assert Path(a).read_bytes() == Path(b).read_bytes()  # FluidSynth is deterministic here
 
@@ -333,8 +316,9 @@ def test_more_works_keep_the_rendered_ones_untouched(collection, tmp_path):
     assert {p: (grown_root / p).stat().st_mtime_ns for p in flacs} == flacs
 
 
-@needs_fluidsynth
-def test_the_work_starts_true_offset_s_into_the_recording(tmp_path):
+def test_the_work_starts_true_offset_s_into_therecording_of(
+    tmp_path, fluidsynth_soundfont, recording_of
+):
     """A version with a prelude, against the same version without: the work's audio matches
     at `true_offset_s` and not elsewhere."""
     config = replace(
@@ -348,7 +332,7 @@ def test_the_work_starts_true_offset_s_into_the_recording(tmp_path):
     sr, prelude_n, shared_n = config.sample_rate, 3 * config.sample_rate, 8 * config.sample_rate
     with_prelude = replace(plan, prelude_n=prelude_n, shared_n=shared_n, outro_n=0)
     without = replace(plan, prelude_n=0, shared_n=shared_n, outro_n=0)
-    args = (fillers, config, _soundfont(), "fluidsynth")
+    args = (fillers, config, fluidsynth_soundfont, "fluidsynth")
     audio_a, used = render_version(work, with_prelude, *args, np.random.default_rng(1), tmp_path)
     audio_b, _ = render_version(work, without, *args, np.random.default_rng(1), tmp_path)
     assert used["prelude_piece"] and len(audio_a) == prelude_n + shared_n

@@ -49,16 +49,13 @@ def _mtimes(root: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in [*root.glob("syn_w*/*.flac"), root / RECORD_FILE]}
 
 
-def _recording(root: Path, row) -> Path:
-    """Where the `folder` layout keeps the recording of a ground-truth row."""
-    return root / row.work_id / f"{row.perf_id}.flac"
-
-
 def _fingerprint(root: Path) -> str:
     return json.loads((root / RECORD_FILE).read_text())["fingerprint"]
 
 
-def test_ground_truth_has_ids_and_consistent_sections_and_the_files_the_folder_layout(collection):
+def test_ground_truth_has_ids_and_consistent_sections_and_the_files_the_folder_layout(
+    collection, recording_of
+):
     root, table = collection
     assert list(table.columns[:3]) == ["perf_id", "work_id", "true_offset_s"]
     assert "path" not in table  # the folder layout says where each recording is
@@ -70,7 +67,7 @@ def test_ground_truth_has_ids_and_consistent_sections_and_the_files_the_folder_l
     for row in table.itertuples():
         assert re.fullmatch(r"syn_w\d{4}", row.work_id)
         assert re.fullmatch(re.escape(row.work_id) + r"_p\d{2}", row.perf_id)
-        assert _recording(root, row).is_file()
+        assert recording_of(root, row).is_file()
         assert row.true_offset_s == row.prelude_s
         samples = [round(s * TINY.sample_rate) for s in (row.prelude_s, row.shared_s, row.outro_s)]
         assert sum(samples) == round(row.duration_s * TINY.sample_rate)
@@ -79,14 +76,16 @@ def test_ground_truth_has_ids_and_consistent_sections_and_the_files_the_folder_l
     assert (table["prelude_s"] > 0).any() and (table["outro_s"] > 0).any()
 
 
-def test_files_are_16k_mono_flac_of_the_listed_length_neither_silent_nor_clipped(collection):
+def test_files_are_16k_mono_flac_of_the_listed_length_neither_silent_nor_clipped(
+    collection, recording_of
+):
     root, table = collection
     for row in table.itertuples():
-        info = sf.info(_recording(root, row))
+        info = sf.info(recording_of(root, row))
         assert (info.format, info.subtype) == ("FLAC", "PCM_16")
         assert (info.samplerate, info.channels) == (16000, 1)
         assert info.frames == round(row.duration_s * 16000)
-        audio, _ = sf.read(_recording(root, row), dtype="float32")
+        audio, _ = sf.read(recording_of(root, row), dtype="float32")
         assert np.sqrt(np.mean(audio**2)) > 0.01
         # Each version is scaled to its own peak level, well short of full scale.
         assert np.max(np.abs(audio)) == pytest.approx(10 ** (row.peak_db / 20), abs=1e-3)
@@ -132,7 +131,9 @@ def test_second_call_with_the_same_request_renders_nothing(collection):
     pd.testing.assert_frame_equal(again, table)
 
 
-def test_changed_request_rerenders_drops_stale_works_and_restores_missing_files(tmp_path):
+def test_changed_request_rerenders_drops_stale_works_and_restores_missing_files(
+    tmp_path, recording_of
+):
     root = tmp_path / "change"
     (root / "user_notes").mkdir(parents=True)
     generate_synthetic_collection(root, replace(TINY, n_works=2), SEED)
@@ -146,7 +147,7 @@ def test_changed_request_rerenders_drops_stale_works_and_restores_missing_files(
     assert all(new[perf] != old[perf] for perf in new)
     assert json.loads((root / RECORD_FILE).read_text())["request"]["settings"]["max_snr_db"] == 10
 
-    lost = _recording(root, next(table.itertuples()))
+    lost = recording_of(root, next(table.itertuples()))
     lost.unlink()
     generate_synthetic_collection(root, quieter, SEED)
     assert _flac_bytes(root) == new
@@ -177,10 +178,11 @@ def _shared_similarity(a, b, chroma: dict, shift_b_s: float = 0.0) -> float:
     return max(float(np.mean(np.sum(fa * np.roll(fb, r, 1), 1))) for r in range(12))
 
 
-def test_versions_share_music_from_true_offset_up_to_key_and_tempo(collection):
+def test_versions_share_music_from_true_offset_up_to_key_and_tempo(collection, recording_of):
     root, table = collection
     chroma = {
-        row.perf_id: _chroma(sf.read(_recording(root, row))[0], 16000) for row in table.itertuples()
+        row.perf_id: _chroma(sf.read(recording_of(root, row))[0], 16000)
+        for row in table.itertuples()
     }
     same, different, misaligned = [], [], []
     for a, b in itertools.combinations(table.itertuples(), 2):

@@ -3,7 +3,6 @@ collection `pretrain` without `--params collection=...`, and `--params collectio
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,14 +10,10 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from project_helpers import run_session
 
-from coverhunter.corpora.rendered_corpus.fluidsynth import SOUNDFONT_PATHS
 from coverhunter.data.feature_store import FeatureStore
 from coverhunter.pipeline_registry import register_pipelines
 from coverhunter.settings import CONFIG_LOADER_ARGS
 
-HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and any(
-    Path(p).is_file() for p in SOUNDFONT_PATHS
-)
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 # Two works of 2 short versions; the default collection replayed with 2 works only.
@@ -47,8 +42,9 @@ TINY = {
 
 
 @pytest.mark.pipeline
-@pytest.mark.skipif(not HAVE_FLUIDSYNTH, reason="fluidsynth or a soundfont missing")
-def test_pretrain_env_writes_the_corpus_under_its_own_collection(kedro_project):
+def test_pretrain_env_writes_the_corpus_under_its_own_collection(
+    kedro_project, fluidsynth_soundfont
+):
     run_session(kedro_project, ["pretrain_corpus"], TINY, env="pretrain")
 
     manifest = pd.read_parquet(

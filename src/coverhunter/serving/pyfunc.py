@@ -148,6 +148,20 @@ def alias_version(name: str, alias: str) -> tuple[str, dict[str, str]] | None:
     return str(version.version), dict(version.tags)
 
 
+def version_tagged(name: str, key: str, value: str) -> str | None:
+    """The first version of registered model `name` whose tag `key` is `value`; None when no
+    version has it or the model is not registered yet."""
+    client = mlflow.MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except mlflow.exceptions.MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+    tagged = sorted(int(v.version) for v in versions if v.tags.get(key) == value)
+    return str(tagged[0]) if tagged else None
+
+
 def log_and_register(
     model: CoverHunter,
     metadata: Mapping[str, Any],

@@ -70,3 +70,25 @@ def test_find_audio_prefers_existing_files_in_order(tmp_path):
     assert find_audio([flat, nested], ["wav", "mp3"]) == tmp_path / "W" / "P_1.2.mp3"
     _touch(tmp_path / "P_1.2.mp3")
     assert find_audio([flat, nested], ["wav", "mp3"]) == tmp_path / "P_1.2.mp3"
+
+
+def test_works_files_makes_every_audio_file_below_the_root_a_work_of_its_own(tmp_path, caplog):
+    """A library with no grouping into works (what `coverhunter identify` can search)."""
+    _touch(tmp_path / "loose.wav")
+    _touch(tmp_path / "Artist" / "Album" / "01 Song.MP3")
+    _touch(tmp_path / "Artist" / "notes.txt")
+    _touch(tmp_path / ".cache" / "c.wav")
+
+    with caplog.at_level(logging.WARNING):
+        table = list_performances({"path": str(tmp_path), "works": "files"})
+
+    assert table.to_dict("list") == {
+        "perf_id": ["Artist - Album - 01 Song", "loose"],
+        "work_id": ["Artist - Album - 01 Song", "loose"],
+        "path": [str(tmp_path / "Artist" / "Album" / "01 Song.MP3"), str(tmp_path / "loose.wav")],
+    }
+    assert "ignored" not in caplog.text
+    with pytest.raises(ValueError, match=r"option works='songs' is not one of"):
+        list_performances({"path": str(tmp_path), "works": "songs"})
+    with pytest.raises(ValueError, match=r"folder: no audio files \(.*\) found below"):
+        list_performances({"path": str(tmp_path / "Artist"), "works": "files", "extensions": "ogg"})

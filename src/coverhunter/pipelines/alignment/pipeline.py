@@ -1,35 +1,22 @@
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Pipeline
 
+from coverhunter.pipelines import stage_node
 from coverhunter.pipelines.alignment import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.embed_coarse_chunks,
-                inputs=[
-                    "manifest",
-                    "cqt_features",
-                    "coarse_model",
-                    "params:alignment",
-                    "params:feature_cqt",
-                    "params:device",
-                    "params:training_works",
-                    "params:seed",
-                ],
+                inputs=["manifest", "cqt_features", "coarse_model"],
+                params=["alignment", "feature_cqt", "device", "training_works", "seed"],
                 outputs="chunk_embeddings_coarse",
-                name="embed_coarse_chunks_node",
             ),
-            Node(
+            stage_node(
                 nodes.align_versions,
-                inputs=[
-                    "chunk_embeddings_coarse",
-                    "manifest",
-                    "params:alignment",
-                    "params:feature_cqt",
-                    "params:seed",
-                ],
+                inputs=["chunk_embeddings_coarse", "manifest"],
+                params=["alignment", "feature_cqt", "seed"],
                 outputs=[
                     "aligned_pairs",
                     "unaligned_pairs",
@@ -37,7 +24,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "alignment_metrics",
                     "alignment_offset_histogram",
                 ],
-                name="align_versions_node",
             ),
         ]
     )

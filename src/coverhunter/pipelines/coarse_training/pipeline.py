@@ -1,25 +1,17 @@
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Pipeline
 
+from coverhunter.pipelines import stage_node
 from coverhunter.pipelines.coarse_training import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.train_coarse_model,
-                inputs=[
-                    "manifest",
-                    "cqt_features",
-                    "pretrained_model",
-                    "params:coarse_training",
-                    "params:feature_cqt",
-                    "params:seed",
-                    "params:device",
-                    "params:training_works",
-                ],
+                inputs=["manifest", "cqt_features", "pretrained_model"],
+                params=["coarse_training", "feature_cqt", "seed", "device", "training_works"],
                 outputs=["coarse_model", "coarse_training_history"],
-                name="train_coarse_model_node",
             ),
         ]
     )

@@ -59,9 +59,11 @@ from coverhunter.retrieval.index import ChunkIndex
 from coverhunter.retrieval.pitch_rerank import PitchSettings, chromas_from_table
 from coverhunter.retrieval.rerank import RerankSettings, sequences_from_table
 from coverhunter.serving.chroma import performance_chromas, usable_rerank
-from coverhunter.serving.pyfunc import alias_version, log_and_register
+from coverhunter.serving.pyfunc import alias_version, log_and_register, version_tagged
 
 logger = logging.getLogger(__name__)
+# the registry tag naming the shipped weights (their sha256), so each is registered once
+SHIPPED_SHA_TAG = "weights_sha256"
 
 
 def choose_qmax_queries(gallery_embeddings: pd.DataFrame, evaluation: dict, seed: int) -> list:
@@ -438,6 +440,15 @@ def report_metrics(
     return results, history
 
 
+def _queries_fingerprint(gallery_embeddings: pd.DataFrame, cqt_features: FeatureStore) -> str:
+    """The fingerprint of this evaluation's queries (ids, works and the audio behind them)."""
+    fingerprint_of = cqt_features.table.set_index("perf_id").fingerprint
+    perf_ids = list(gallery_embeddings.perf_id)
+    return queries_fingerprint(
+        perf_ids, list(gallery_embeddings.work_id), fingerprint_of[perf_ids].tolist()
+    )
+
+
 def register_fine_model(
     fine_model: dict,
     evaluation_metrics: dict,
@@ -454,13 +465,9 @@ def register_fine_model(
     if not registry["enabled"]:
         logger.info("model registry disabled (evaluation.registry.enabled is false)")
         return {"registered": False}
-    fingerprint_of = cqt_features.table.set_index("perf_id").fingerprint
-    perf_ids = list(gallery_embeddings.perf_id)
     tags = metric_tags(
         evaluation_metrics["fine"],
-        queries_fingerprint(
-            perf_ids, list(gallery_embeddings.work_id), fingerprint_of[perf_ids].tolist()
-        ),
+        _queries_fingerprint(gallery_embeddings, cqt_features),
         collection,
     )
     alias = registry["alias"]
@@ -481,5 +488,48 @@ def register_fine_model(
         tags=tags,
         promote=decision.promote,
         reason=decision.reason,
+    )
+    return {"registered": True, **info}
+
+
+def register_shipped_model(
+    pretrained_model: dict,
+    evaluation_metrics: dict,
+    gallery_embeddings: pd.DataFrame,
+    cqt_features: FeatureStore,
+    registry: dict,
+    indexing: dict,
+    feature_cqt: dict,
+    collection: str,
+) -> dict:
+    """Register the shipped pretrained model in MLflow as `registry.shipped_name`, once per
+    weights (a version tagged with the same `weights_sha256` is kept, not registered again),
+    tagged with its zero-shot metrics on this run's queries when the evaluation scored it. No
+    alias: the champion is the trained fine model's."""
+    if not registry["enabled"] or pretrained_model["model"] is None:
+        reason = "registry disabled" if not registry["enabled"] else "no model is shipped"
+        logger.info("shipped model not registered: %s", reason)
+        return {"registered": False, "reason": reason}
+    name, metadata = registry["shipped_name"], pretrained_model.get("metadata", {})
+    sha = metadata.get("weights_sha256", "")
+    known = version_tagged(name, SHIPPED_SHA_TAG, sha) if sha else None
+    if known is not None:
+        logger.info("shipped model %s already registered as %s version %s", sha[:12], name, known)
+        return {"registered": False, "reason": "already registered", "name": name, "version": known}
+    tags = {SHIPPED_SHA_TAG: sha}
+    if "pretrained" in evaluation_metrics:
+        fingerprint = _queries_fingerprint(gallery_embeddings, cqt_features)
+        tags.update(metric_tags(evaluation_metrics["pretrained"], fingerprint, collection))
+    info = log_and_register(
+        pretrained_model["model"],
+        metadata,
+        CQTConfig(**feature_cqt["cqt"]),
+        ChunkSettings(indexing["chunk_s"], indexing["min_tail_s"]),
+        indexing["batch_size"],
+        name=name,
+        alias=None,
+        tags=tags,
+        promote=False,
+        reason="the shipped model takes no alias",
     )
     return {"registered": True, **info}

@@ -1,21 +1,19 @@
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Pipeline
 
+from coverhunter.pipelines import REGISTRY_TAG, stage_node
 from coverhunter.pipelines.evaluation import nodes
-
-# Nodes with this tag register the model in MLflow; `inference` leaves them out.
-REGISTRY_TAG = "model_registry"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.choose_qmax_queries,
-                inputs=["gallery_embeddings", "params:evaluation", "params:seed"],
+                inputs=["gallery_embeddings"],
+                params=["evaluation", "seed"],
                 outputs="qmax_queries",
-                name="choose_qmax_queries_node",
             ),
-            Node(
+            stage_node(
                 nodes.score_reference_models,
                 inputs=[
                     "gallery_embeddings",
@@ -24,25 +22,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "fine_model",
                     "pretrained_model",
                     "qmax_queries",
-                    "params:indexing",
-                    "params:evaluation",
-                    "params:feature_cqt",
-                    "params:seed",
-                    "params:device",
                 ],
+                params=["indexing", "evaluation", "feature_cqt", "seed", "device"],
                 outputs=["reference_scores", "reference_scores_on_qmax_queries"],
-                name="score_reference_models_node",
             ),
-            Node(
+            stage_node(
                 nodes.score_fine_model,
-                inputs=[
-                    "gallery_chunks",
-                    "gallery_embeddings",
-                    "gallery_index",
-                    "qmax_queries",
-                    "params:evaluation",
-                    "params:seed",
-                ],
+                inputs=["gallery_chunks", "gallery_embeddings", "gallery_index", "qmax_queries"],
+                params=["evaluation", "seed"],
                 outputs=[
                     "fine_scores",
                     "fine_scores_on_qmax_queries",
@@ -51,25 +38,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluation_distance_histograms",
                     "fine_track_distances",
                 ],
-                name="score_fine_model_node",
             ),
-            Node(
+            stage_node(
                 nodes.calibrate_decision,
-                inputs=[
-                    "manifest",
-                    "cqt_features",
-                    "fine_model",
-                    "params:evaluation",
-                    "params:rerank",
-                    "params:indexing",
-                    "params:feature_cqt",
-                    "params:device",
-                    "params:ingest",
-                ],
+                inputs=["manifest", "cqt_features", "fine_model"],
+                params=["evaluation", "rerank", "indexing", "feature_cqt", "device", "ingest"],
                 outputs="decision_calibration",
-                name="calibrate_decision_node",
             ),
-            Node(
+            stage_node(
                 nodes.score_reranked,
                 inputs=[
                     "fine_track_distances",
@@ -80,45 +56,33 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "decision_calibration",
                     "qmax_queries",
                     "manifest",
-                    "params:evaluation",
-                    "params:rerank",
-                    "params:seed",
                 ],
+                params=["evaluation", "rerank", "seed"],
                 outputs=[
                     "rerank_scores",
                     "rerank_scores_on_qmax_queries",
                     "evaluation_rankings",
                     "two_stage_report",
                 ],
-                name="score_reranked_node",
             ),
-            Node(
+            stage_node(
                 nodes.report_variation_map,
                 inputs=["fine_query_metrics", "gallery_embeddings", "manifest"],
                 outputs="evaluation_by_variation",
-                name="report_variation_map_node",
             ),
-            Node(
+            stage_node(
                 nodes.score_qmax_baseline,
-                inputs=[
-                    "gallery_embeddings",
-                    "manifest",
-                    "qmax_queries",
-                    "params:evaluation",
-                    "params:feature_cqt",
-                    "params:ingest",
-                    "params:seed",
-                ],
+                inputs=["gallery_embeddings", "manifest", "qmax_queries"],
+                params=["evaluation", "feature_cqt", "ingest", "seed"],
                 outputs="qmax_scores",
-                name="score_qmax_baseline_node",
             ),
-            Node(
+            stage_node(
                 nodes.plot_embedding_map,
-                inputs=["gallery_embeddings", "params:evaluation", "params:seed"],
+                inputs=["gallery_embeddings"],
+                params=["evaluation", "seed"],
                 outputs="evaluation_embedding_map",
-                name="plot_embedding_map_node",
             ),
-            Node(
+            stage_node(
                 nodes.report_metrics,
                 inputs=[
                     "reference_scores",
@@ -131,22 +95,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "two_stage_report",
                 ],
                 outputs=["evaluation_metrics", "evaluation_mlflow_metrics"],
-                name="report_metrics_node",
             ),
-            Node(
+            stage_node(
                 nodes.register_fine_model,
+                inputs=["fine_model", "evaluation_metrics", "gallery_embeddings", "cqt_features"],
+                params=["evaluation.registry", "indexing", "feature_cqt", "collection"],
+                outputs="registered_model",
+                tags=[REGISTRY_TAG],
+            ),
+            stage_node(
+                nodes.register_shipped_model,
                 inputs=[
-                    "fine_model",
+                    "pretrained_model",
                     "evaluation_metrics",
                     "gallery_embeddings",
                     "cqt_features",
-                    "params:evaluation.registry",
-                    "params:indexing",
-                    "params:feature_cqt",
-                    "params:collection",
                 ],
-                outputs="registered_model",
-                name="register_fine_model_node",
+                params=["evaluation.registry", "indexing", "feature_cqt", "collection"],
+                outputs="registered_shipped_model",
                 tags=[REGISTRY_TAG],
             ),
         ]

@@ -1,26 +1,17 @@
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Pipeline
 
+from coverhunter.pipelines import stage_node
 from coverhunter.pipelines.fine_training import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.train_fine_model,
-                inputs=[
-                    "manifest",
-                    "cqt_features",
-                    "aligned_pairs",
-                    "coarse_model",
-                    "params:fine_training",
-                    "params:feature_cqt",
-                    "params:seed",
-                    "params:device",
-                    "params:training_works",
-                ],
+                inputs=["manifest", "cqt_features", "aligned_pairs", "coarse_model"],
+                params=["fine_training", "feature_cqt", "seed", "device", "training_works"],
                 outputs=["fine_model", "fine_training_history"],
-                name="train_fine_model_node",
             ),
         ]
     )

@@ -162,8 +162,8 @@ def chroma_gallery(
 def build_gallery_index(
     gallery_chunks: pd.DataFrame, fine_model: dict, indexing: dict, feature_cqt: dict, rerank: dict
 ) -> tuple[ChunkIndex, dict]:
-    """The faiss index of the gallery's chunks, and what built it (model fingerprint, settings,
-    and the re-rank sequences' window and hop)."""
+    """The faiss index of the gallery's chunks, and what built it (model fingerprint and source,
+    settings, and the re-rank sequences' window and hop)."""
     cqt = CQTConfig(**feature_cqt["cqt"])
     model = fine_model["model"]
     chunk_index = index_from_table(gallery_chunks, indexing["index"])
@@ -177,6 +177,8 @@ def build_gallery_index(
             "sequences": {"window_s": settings.window_s, "hop_s": settings.hop_s},
             # how the stored chromas were made: a query's is made the same way
             "pitch_chroma": _pitch_chroma(PitchSettings.of(settings.pitch)),
+            # which model a query must load: the gallery pipeline tags the shipped one
+            "model_source": fine_model.get("source", "trained"),
         },
     )
     return chunk_index, info

@@ -1,4 +1,5 @@
-"""inference and identify: a trained model applied to a new collection, or to one recording."""
+"""inference, gallery and identify: a trained or the shipped model applied to a new collection,
+or to one recording."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.data.validation import ValidationConfig
 from coverhunter.device import resolve_device
+from coverhunter.persistence.model_folder import ModelFolderError
 from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.fingerprint import model_fingerprint
 from coverhunter.retrieval.gallery import ChunkSettings, check_index_info
@@ -33,6 +35,10 @@ from coverhunter.serving.query import embed_audio_file
 
 logger = logging.getLogger(__name__)
 
+# What the gallery pipeline tags the shipped model with; indexing writes it into the index info
+# as `model_source` (absent: "trained"), so identify knows which model to load for the gallery.
+SHIPPED_SOURCE = "shipped"
+
 
 def check_inference_target(ingest: dict, collection: str, model_collection: str) -> dict:
     """Pass `ingest` on unchanged unless the run would write over the model's own collection."""
@@ -43,6 +49,31 @@ def check_inference_target(ingest: dict, collection: str, model_collection: str)
             '--params "collection=mine,ingest.source=csv,ingest.path=FILE"'
         )
     return ingest
+
+
+def check_gallery_target(ingest: dict, collection: str, model_collection: str) -> dict:
+    """Pass `ingest` on unchanged unless the gallery run would write over the collection
+    `kedro run` trains on (`model_collection`)."""
+    if collection == model_collection:
+        raise ValueError(
+            f"gallery writes under collection={collection!r}, the collection `kedro run` trains "
+            f"on (model_collection={model_collection!r}); name your own, e.g. --params "
+            '"collection=mine,ingest.source=folder,ingest.path=FOLDER,ingest.options.works=files"'
+        )
+    return ingest
+
+
+def check_shipped_model(shipped_model: dict) -> dict:
+    """The shipped model tagged `source: shipped` (what indexing records for identify), or
+    ModelFolderError where the package holds none (the catalog's `pretrained_model` then loads
+    with model None)."""
+    if shipped_model["model"] is None:
+        raise ModelFolderError(
+            f"no shipped model at {shipped_model['path']} to build a gallery with: put one there "
+            "(python -m coverhunter.serving.ship MODEL_FOLDER), or train one with `kedro run` "
+            'and index with it: kedro run --pipelines inference --params "collection=NAME,..."'
+        )
+    return {**shipped_model, "source": SHIPPED_SOURCE}
 
 
 def _decision(results: pd.DataFrame, decision_calibration: dict | None, far: float) -> dict:

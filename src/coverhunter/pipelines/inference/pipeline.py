@@ -9,22 +9,32 @@ kept (the untrained model takes the fine model's config, the coarse row needs th
 `model_collection`). The MLflow registration node is left out: scoring a model elsewhere does
 not make it a new champion.
 
-`identify`: one recording against the gallery of `collection`, with the model of
-`model_collection`; `coverhunter identify FILE` runs it.
+`gallery`: ingest, features and indexing of one collection with the shipped model
+(`pretrained_model`, `src/coverhunter/pretrained/base/`): a library searched before anything is
+trained. No evaluation, since a user's library has no ground truth (every performance is in the
+gallery, `inference_gallery_splits`); the index info records `model_source: shipped`.
+
+`identify`: one recording against the gallery of `collection`, with the model that built it (the
+shipped one, or the fine model of `model_collection`); `coverhunter identify FILE` runs it and
+substitutes the model entry (`MODEL_ENTRIES`).
 """
 
 from collections.abc import Mapping
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
+from coverhunter.pipelines import REGISTRY_TAG, stage_node
 from coverhunter.pipelines.inference import nodes
 
 # The stages inference reuses, in order.
 PARTS = ("ingest", "feature_cqt", "indexing", "evaluation")
 TRAINED_MODELS = {"fine_model": "trained_fine_model", "coarse_model": "trained_coarse_model"}
-# Evaluation nodes carrying this tag (the model registration) are not part of inference; the
-# same string as in pipelines/evaluation/pipeline.py (a pipeline package imports no other).
-REGISTRY_TAG = "model_registry"
+# The gallery pipeline's stages, and its model: the shipped one.
+GALLERY_PARTS = ("ingest", "feature_cqt", "indexing")
+SHIPPED_MODEL = "pretrained_model"
+# The catalog entry of the model that built a gallery, by the index info's `model_source`
+# (absent: "trained", the literal indexing writes by default: a pipeline imports no other).
+MODEL_ENTRIES = {"trained": TRAINED_MODELS["fine_model"], nodes.SHIPPED_SOURCE: SHIPPED_MODEL}
 
 
 def _gate(part: Pipeline, parameter: str, checked: str) -> Pipeline:
@@ -51,11 +61,10 @@ def _gate(part: Pipeline, parameter: str, checked: str) -> Pipeline:
 def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> Pipeline:
     if stages is None or not set(PARTS) <= set(stages):
         raise ValueError(f"inference is composed of the stage pipelines {PARTS}; pass them in")
-    check = Node(
+    check = stage_node(
         nodes.check_inference_target,
-        inputs=["params:ingest", "params:collection", "params:model_collection"],
+        params=["ingest", "collection", "model_collection"],
         outputs="inference_ingest",
-        name="check_inference_target_node",
     )
     data = _gate(stages["ingest"] + stages["feature_cqt"], "params:ingest", "inference_ingest")
     indexing = pipeline(
@@ -63,6 +72,7 @@ def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> P
         inputs={"fine_model": TRAINED_MODELS["fine_model"]},
         parameters={"params:gallery_splits": "params:inference_gallery_splits"},
     )
+    # The model registration (REGISTRY_TAG) is not part of inference.
     scoring = Pipeline([n for n in stages["evaluation"].nodes if REGISTRY_TAG not in n.tags])
     evaluation = pipeline(
         scoring, inputs={k: v for k, v in TRAINED_MODELS.items() if k in scoring.inputs()}
@@ -70,10 +80,42 @@ def create_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> P
     return Pipeline([check]) + data + indexing + evaluation
 
 
+def create_gallery_pipeline(stages: Mapping[str, Pipeline] | None = None, **kwargs) -> Pipeline:
+    if stages is None or not set(GALLERY_PARTS) <= set(stages):
+        raise ValueError(
+            f"gallery is composed of the stage pipelines {GALLERY_PARTS}; pass them in"
+        )
+    # Two checks, each gating what reads its output. Neither reads the other's output: one node
+    # reading the model (model_input) and writing the ingest settings (raw) would make a cycle of
+    # kedro-viz layers. Kedro runs the nodes that are ready in name order, so the model check
+    # (`..._model_node`) runs first and a missing model stops the run before anything is read.
+    checks = [
+        Node(
+            nodes.check_shipped_model,
+            inputs=SHIPPED_MODEL,
+            outputs="gallery_model",
+            name="check_gallery_model_node",
+        ),
+        Node(
+            nodes.check_gallery_target,
+            inputs=["params:ingest", "params:collection", "params:model_collection"],
+            outputs="gallery_ingest",
+            name="check_gallery_target_node",
+        ),
+    ]
+    data = _gate(stages["ingest"] + stages["feature_cqt"], "params:ingest", "gallery_ingest")
+    indexing = pipeline(
+        stages["indexing"],
+        inputs={"fine_model": "gallery_model"},
+        parameters={"params:gallery_splits": "params:inference_gallery_splits"},
+    )
+    return Pipeline(checks) + data + indexing
+
+
 def create_identify_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.identify_recording,
                 inputs=[
                     "params:identify",
@@ -84,12 +126,9 @@ def create_identify_pipeline(**kwargs) -> Pipeline:
                     "gallery_sequences",
                     "gallery_chroma",
                     "decision_calibration",
-                    "params:rerank",
-                    "params:device",
-                    "params:ingest",
                 ],
+                params=["rerank", "device", "ingest"],
                 outputs=["identify_results", "identify_decision"],
-                name="identify_recording_node",
             ),
         ]
     )

@@ -1,28 +1,27 @@
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Pipeline
 
+from coverhunter.pipelines import stage_node
 from coverhunter.pipelines.ingest import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.generate_collection,
-                inputs=["params:ingest", "params:seed"],
+                params=["ingest", "seed"],
                 outputs="ground_truth",
-                name="generate_collection_node",
             ),
-            Node(
+            stage_node(
                 nodes.list_performances,
                 inputs=["params:ingest", "ground_truth"],
                 outputs="performance_listing",
-                name="list_performances_node",
             ),
-            Node(
+            stage_node(
                 nodes.build_manifest,
-                inputs=["performance_listing", "params:ingest", "params:seed"],
+                inputs=["performance_listing"],
+                params=["ingest", "seed"],
                 outputs=["manifest", "ingest_rejects"],
-                name="build_manifest_node",
             ),
         ]
     )

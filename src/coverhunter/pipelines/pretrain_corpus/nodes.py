@@ -1,16 +1,14 @@
 """pretrain_corpus: thousands of rendered corpus works, straight into the feature store, as the
-manifest of the pretraining collection (`corpora/pretraining_corpus.py`)."""
+manifest of the pretraining collection (`corpora/pretraining_corpus/`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from coverhunter.audio.cqt import CQTConfig
-from coverhunter.corpora.pretraining_corpus import (
-    build_pretraining_corpus,
-    pretraining_manifest,
-    pretraining_settings,
-)
+from coverhunter.corpora.pretraining_corpus.build import build_pretraining_corpus
+from coverhunter.corpora.pretraining_corpus.config import pretraining_settings
+from coverhunter.corpora.pretraining_corpus.manifest import pretraining_manifest
 from coverhunter.data.feature_store import FeatureStore, FeatureStoreWriter
 from coverhunter.data.manifest import empty_rejects
 

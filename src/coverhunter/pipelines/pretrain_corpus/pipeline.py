@@ -1,22 +1,17 @@
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Pipeline
 
+from coverhunter.pipelines import stage_node
 from coverhunter.pipelines.pretrain_corpus import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
+            stage_node(
                 nodes.build_pretrain_corpus,
-                inputs=[
-                    "cqt_feature_writer",
-                    "params:pretrain_corpus",
-                    "params:ingest",
-                    "params:feature_cqt",
-                    "params:seed",
-                ],
+                inputs=["cqt_feature_writer"],
+                params=["pretrain_corpus", "ingest", "feature_cqt", "seed"],
                 outputs=["manifest", "cqt_features", "ingest_rejects"],
-                name="build_pretrain_corpus_node",
             ),
         ]
     )
