@@ -39,6 +39,12 @@ Tables printed:
    start-up goes below) and the rest, a machine's first query (CQT kernels not yet kept), and
    `identify-batch` over `--identify-queries` copies (per further query); wall and CPU time.
    `--identify-only` prints only these tables.
+8. The re-rank's pitch stage (`retrieval/pitch_rerank.py`, settings from
+   conf/base/parameters_indexing.yml `rerank.pitch`): the query's chroma (from its CQT, or its
+   audio for `source: hpcp`) and its
+   alignment with K = `--rerank-k` stored chroma sequences of `--pitch-candidate-s` seconds
+   (the query's length if not given; random chroma: the cost depends only on the lengths).
+   `--pitch-only` prints decoding, the CQT and this table.
 
 The machine header says which precision `precision: auto` picks here, and why.
 
@@ -77,9 +83,11 @@ from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.retrieval.embed import embed_track_chunks, inference_embed_fn
 from coverhunter.retrieval.index import ChunkIndex, build_index, search_tracks
 from coverhunter.retrieval.index import add as add_to_index
+from coverhunter.retrieval.pitch_rerank import PitchSettings, pitch_alignment_scores
 from coverhunter.retrieval.precision import auto_precision
 from coverhunter.retrieval.quantize import cosine_agreement
 from coverhunter.retrieval.rerank import align_candidates
+from coverhunter.serving.chroma import recording_chroma
 
 PAPER_MS = {"CQT": 192.0, "model": 54.0, "retrieval": 70.0, "total": 316.0}  # Table III
 FILE_RATE = 44100  # the files' own rate: decoding includes resampling, as for real queries
@@ -537,6 +545,8 @@ def parse_args() -> argparse.Namespace:
     add("--identify-project", type=Path, default=None, help="a project after `kedro run`")
     add("--identify-queries", type=int, default=10, help="queries in the batch run")
     add("--identify-only", action="store_true", help="only the identify tables (section 7)")
+    add("--pitch-only", action="store_true", help="only decoding, the CQT and section 8")
+    add("--pitch-candidate-s", type=float, default=None, help="stored recordings' length")
     return parser.parse_args()
 
 
@@ -565,6 +575,44 @@ def rerank_rows(
             for _ in range(k)
         ]
         rows[f"align K={k}"] = timed(lambda c=candidates: align_candidates(query, c, 0.5), 3)
+    return rows
+
+
+def pitch_settings() -> PitchSettings:
+    """The project's `rerank.pitch` (conf/base/parameters_indexing.yml), switched on."""
+    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_indexing.yml"
+    pitch = yaml.safe_load(conf.read_text())["rerank"]["pitch"]
+    return PitchSettings.of({**pitch, "enabled": True})
+
+
+def pitch_rows(features: np.ndarray, audio: np.ndarray, rate: int, args) -> list[list[str]]:
+    """Section 8: the query's chroma (from its CQT or its audio, as `rerank.pitch.source`
+    says), then its alignment with K stored chromas."""
+    settings = pitch_settings()
+    signal = peak_normalise(audio)
+
+    def make() -> torch.Tensor:
+        return recording_chroma(features, signal, rate, settings)
+
+    chroma = make()
+    made = timed(make, args.repeats)
+    seconds = args.pitch_candidate_s or args.query_seconds
+    length = round(len(chroma) * seconds / args.query_seconds)
+    rng = torch.Generator().manual_seed(args.seed)
+    rows = [[f"query chroma ({len(chroma)} x 12)", f"{made.median:.1f}", f"{made.cpu:.1f}"]]
+    for k in args.rerank_k:
+        candidates = [torch.rand(length, 12, generator=rng) for _ in range(k)]
+        aligned = timed(lambda c=candidates: pitch_alignment_scores(chroma, c, settings), 3)
+        rows.append(
+            [f"align K={k} ({length} frames each)", f"{aligned.median:.1f}", f"{aligned.cpu:.1f}"]
+        )
+        rows.append(
+            [
+                f"pitch stage at K={k} in all",
+                f"{made.median + aligned.median:.1f}",
+                f"{made.cpu + aligned.cpu:.1f}",
+            ]
+        )
     return rows
 
 
@@ -732,6 +780,16 @@ def total_rows(
     return rows
 
 
+def print_pitch_table(features: np.ndarray, audio: np.ndarray, rate: int, args) -> None:
+    settings = pitch_settings()
+    print_table(
+        f"Pitch stage of the re-rank on a {args.query_seconds:.0f} s query ({settings.source} "
+        f"chroma, {settings.average_frames} frames averaged, stack {settings.stack})",
+        ["step", "median ms", "CPU ms"],
+        pitch_rows(features, audio, rate, args),
+    )
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -775,6 +833,10 @@ def main() -> None:
     extractor = CQTExtractor(CQTConfig(method=args.cqt_method))
     stage["CQT"] = timed(lambda: log_cqt(audio, extractor), args.repeats)
     features = log_cqt(audio, extractor)
+    if args.pitch_only:
+        print_pitch_table(features, audio, config.sample_rate, args)
+        print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
 
     chunk_frames = round(45.0 * config.frame_rate)
     n_chunks = -(-features.shape[0] // chunk_frames)
@@ -888,6 +950,7 @@ def main() -> None:
             ["step", "median ms", "CPU ms", "/ path, wall", "/ path, CPU"],
             table,
         )
+    print_pitch_table(features, audio, config.sample_rate, args)
     if args.identify_project is not None:
         identify_tables(args, rng)
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -385,6 +385,8 @@ class _Identifier:
             for name in self._node.inputs:
                 if name == "decision_calibration" and not catalog.exists(name):
                     self._inputs[name] = None  # an index evaluated before calibration existed
+                elif name == "gallery_chroma" and not catalog.exists(name):
+                    self._inputs[name] = None  # an index made before the re-rank's pitch stage
                 else:
                     self._inputs[name] = catalog.load(model if name == trained else name)
         except DatasetError as error:

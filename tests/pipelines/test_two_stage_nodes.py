@@ -65,6 +65,7 @@ def test_the_rerank_row_rankings_match_location_and_open_set():
         distances,
         embeddings,
         sequences,
+        pd.DataFrame(),  # gallery_chroma: the pitch stage is off (no rerank.pitch)
         rankings,
         calibration,
         perf_ids[:2],
@@ -96,3 +97,70 @@ def test_the_rerank_row_rankings_match_location_and_open_set():
     true_pairs = table[table.same_work]
     assert (true_pairs.alignment_score == 1.0).all()
     assert RERANKED == "fine+rerank"
+
+
+def _melody(steps: int, seed: int) -> np.ndarray:
+    """`(steps, 12)` chroma: a random note a step over a floor."""
+    rng = np.random.default_rng(seed)
+    chroma = np.full((steps, 12), 0.05, dtype=np.float32)
+    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 1.0
+    return chroma
+
+
+def test_the_pitch_stage_finds_the_versions_the_sequences_miss():
+    # The chunk-embedding sequences of every recording are unrelated noise; each work's versions
+    # share their chroma, in another key and after a prelude of their own.
+    perf_ids, work_ids, _, distances, manifest = _gallery()
+    sequences = pd.DataFrame(
+        [
+            {"perf_id": p, "work_id": w, "chunk_idx": i, "start_s": i * HOP_S, "embedding": e}
+            for n, (p, w) in enumerate(zip(perf_ids, work_ids, strict=True))
+            for i, e in enumerate(_unit(12, seed=500 + n))
+        ]
+    )
+    chromas = [
+        np.roll(np.concatenate([_melody(5, seed=900 + n), _melody(30, seed=int(w[1:]))]), n, axis=1)
+        for n, w in enumerate(work_ids)
+    ]
+    chroma_table = pd.DataFrame(
+        {
+            "perf_id": perf_ids,
+            "work_id": work_ids,
+            "n_frames": [len(c) for c in chromas],
+            "chroma": [c.reshape(-1) for c in chromas],
+        }
+    )
+    pitch = {"enabled": True, "source": "cqt", "stack": 4, "kappa": 0.1, "match_threshold": 0.33}
+    rerank = {"k": 7, "window_s": 3.0, "hop_s": HOP_S, "match_threshold": 0.5, "pitch": pitch}
+    evaluation = {"bootstrap": {"n_boot": 100}, "open_set": {"held_out_fraction": 0.25}}
+    rankings = ranking_table(distances, perf_ids, work_ids, perf_ids, work_ids, top_n=3)
+    calibration = {"fusion_weight": 0.5, "pitch_weight": 0.0, "thresholds": {}}
+    without, *_ = score_reranked(
+        distances,
+        pd.DataFrame({"perf_id": perf_ids, "work_id": work_ids}),
+        sequences,
+        chroma_table,
+        rankings,
+        calibration,
+        [],
+        manifest,
+        evaluation,
+        rerank,
+        seed=0,
+    )
+    metrics, _, table, _ = score_reranked(
+        distances,
+        pd.DataFrame({"perf_id": perf_ids, "work_id": work_ids}),
+        sequences,
+        chroma_table,
+        rankings,
+        {**calibration, "pitch_weight": 1.0},
+        [],
+        manifest,
+        evaluation,
+        rerank,
+        seed=0,
+    )
+    assert without["mAP"] < 0.9 and metrics["mAP"] == 1.0, (without["mAP"], metrics["mAP"])
+    # the rankings (the first stage's top 3: other works, all in the shortlist) carry the score
+    assert table.pitch_score.between(0.0, 1.0).all() and not table.same_work.any()

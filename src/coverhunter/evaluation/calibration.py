@@ -3,8 +3,9 @@
 Both are read off works that are neither in the gallery nor trained on (the validation split), so
 the figures the evaluation reports on the test works are out of sample.
 
-- Fusion weight: the alignment's share of the final score (`retrieval/rerank.py`), the one of
-  `weights` that gives the validation works' best mAP (ties: the smaller weight).
+- Fusion weights: the alignment's share of the final score (`retrieval/rerank.py`) and, when
+  the re-rank's pitch stage runs, the pitch score's share (`retrieval/pitch_rerank.py`): the
+  pair that gives the validation works' best mAP (ties: the smaller weights).
 - Thresholds: a query whose work is not in the gallery is answered by its best-scoring other
   work; an *impostor score* is that best score, measured for every validation query with its own
   work left out of the candidates. The threshold for a false-accept rate `far` is the least score
@@ -25,21 +26,36 @@ from coverhunter.evaluation.metrics import mirex_metrics
 from coverhunter.retrieval.rerank import Reranked
 
 
+def best_fusion_weights(
+    reranked: Reranked,
+    work_ids: Sequence[str],
+    perf_ids: Sequence[str],
+    weights: Sequence[float],
+    pitch_weights: Sequence[float] = (0.0,),
+) -> tuple[float, float, dict[tuple[float, float], float]]:
+    """The fusion weight of `weights` and the pitch stage's weight of `pitch_weights` with the
+    best mAP of `reranked` (all against all; `Reranked.distances`), and the mAP of each pair.
+    Ties go to the smaller fusion weight, then the smaller pitch weight."""
+    if not weights or not pitch_weights:
+        raise ValueError("no fusion weights to choose from")
+    by_pair = {
+        (float(w), float(p)): mirex_metrics(
+            reranked.distances(w, p), work_ids, work_ids, perf_ids, perf_ids
+        )["mAP"]
+        for w in weights
+        for p in pitch_weights
+    }
+    best = max(sorted(by_pair), key=lambda pair: by_pair[pair])  # sorted: ties to the smaller
+    return best[0], best[1], by_pair
+
+
 def best_fusion_weight(
     reranked: Reranked, work_ids: Sequence[str], perf_ids: Sequence[str], weights: Sequence[float]
 ) -> tuple[float, dict[float, float]]:
-    """The weight of `weights` with the best mAP of `reranked` (all against all), and the mAP of
-    each weight."""
-    if not weights:
-        raise ValueError("no fusion weights to choose from")
-    by_weight = {
-        float(w): mirex_metrics(reranked.distances(w), work_ids, work_ids, perf_ids, perf_ids)[
-            "mAP"
-        ]
-        for w in weights
-    }
-    best = max(sorted(by_weight), key=lambda w: by_weight[w])  # sorted: ties go to the smaller
-    return best, by_weight
+    """The weight of `weights` with the best mAP of `reranked` (all against all, no pitch
+    stage), and the mAP of each weight."""
+    weight, _, by_pair = best_fusion_weights(reranked, work_ids, perf_ids, weights)
+    return weight, {w: m for (w, _), m in by_pair.items()}
 
 
 def best_scores(

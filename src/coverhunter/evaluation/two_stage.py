@@ -15,14 +15,22 @@ import pandas as pd
 import torch
 
 from coverhunter.evaluation.bootstrap import Bootstrap
-from coverhunter.evaluation.calibration import best_fusion_weight, best_scores, fit_thresholds
+from coverhunter.evaluation.calibration import best_fusion_weights, best_scores, fit_thresholds
 from coverhunter.evaluation.match_location import match_location_report
 from coverhunter.evaluation.metrics import mirex_metrics
 from coverhunter.evaluation.open_set import held_out_works, open_set_exclusion, open_set_report
 from coverhunter.evaluation.qmax import metrics_on_queries
+from coverhunter.retrieval.pitch_rerank import PitchSettings, with_pitch_scores
 from coverhunter.retrieval.rerank import Reranked, RerankSettings, rerank_matrix
 
-__all__ = ["TwoStageScores", "fit_decision", "rankings_with_matches", "score_two_stage"]
+__all__ = [
+    "Decision",
+    "TwoStageScores",
+    "fit_decision",
+    "rankings_with_matches",
+    "reranked",
+    "score_two_stage",
+]
 
 # `rankings` columns that say where a shortlisted pair matches, and the segment key of each.
 _MATCH_COLUMNS = {
@@ -33,29 +41,62 @@ _MATCH_COLUMNS = {
 }
 
 
+def reranked(
+    first_stage: torch.Tensor,
+    sequences: Sequence[torch.Tensor],
+    chromas: Sequence[torch.Tensor] | None,
+    settings: RerankSettings,
+    exclude: torch.Tensor,
+) -> Reranked:
+    """Every performance a query against the others: `rerank_matrix`, and the pitch stage's
+    scores when `settings.pitch` enables it (`chromas` then in the order of `sequences`)."""
+    ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude=exclude)
+    pitch = PitchSettings.of(settings.pitch)
+    if not pitch.enabled:
+        return ranked
+    assert chromas is not None, "the pitch stage is on: chroma sequences are needed"
+    return with_pitch_scores(ranked, chromas, chromas, pitch)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the validation works fit: the fusion weight and the pitch stage's weight (0 when it
+    is off) with the best mAP, the mAP of each pair tried, and the decision thresholds."""
+
+    fusion_weight: float
+    pitch_weight: float
+    map_by_weights: dict[tuple[float, float], float]
+    thresholds: dict[str, dict]
+
+
 def fit_decision(
     distances: torch.Tensor,
     sequences: Sequence[torch.Tensor],
+    chromas: Sequence[torch.Tensor] | None,
     work_ids: Sequence[str],
     perf_ids: Sequence[str],
     settings: RerankSettings,
     fusion_weights: Sequence[float],
+    pitch_weights: Sequence[float],
     false_accept_rates: Sequence[float],
-) -> tuple[float, dict[float, float], dict[str, dict]]:
-    """The fusion weight with the best mAP among `fusion_weights`, the mAP of each, and the
-    decision thresholds at `false_accept_rates`, on a set of validation performances (their
-    first-stage `(N, N)` distances and re-rank sequences). An impostor score is each query's
-    best answer with its own work out of the gallery."""
+) -> Decision:
+    """The weights with the best mAP among `fusion_weights` x `pitch_weights` (the latter only
+    when the pitch stage is on) and the decision thresholds at `false_accept_rates`, on a set of
+    validation performances (their first-stage `(N, N)` distances, re-rank sequences and chroma
+    sequences). An impostor score is each query's best answer with its own work out of the
+    gallery."""
     itself = torch.eye(len(perf_ids), dtype=torch.bool)
-    ranked = rerank_matrix(distances, sequences, sequences, settings, exclude=itself)
-    weight, map_by_weight = best_fusion_weight(
-        ranked, list(work_ids), list(perf_ids), fusion_weights
+    ranked = reranked(distances, sequences, chromas, settings, itself)
+    pitch_weights = pitch_weights if ranked.pitch_score is not None else (0.0,)
+    weight, pitch_weight, by_pair = best_fusion_weights(
+        ranked, list(work_ids), list(perf_ids), fusion_weights, pitch_weights
     )
     works = np.asarray(work_ids)
     own_work = torch.as_tensor(works[:, None] == works[None, :])
-    impostor = rerank_matrix(distances, sequences, sequences, settings, exclude=own_work)
-    impostor_scores, _ = best_scores(impostor.distances(weight), own_work)
-    return weight, map_by_weight, fit_thresholds(impostor_scores, false_accept_rates)
+    impostor = reranked(distances, sequences, chromas, settings, own_work)
+    impostor_scores, _ = best_scores(impostor.distances(weight, pitch_weight), own_work)
+    thresholds = fit_thresholds(impostor_scores, false_accept_rates)
+    return Decision(weight, pitch_weight, by_pair, thresholds)
 
 
 @dataclass(frozen=True)
@@ -74,6 +115,7 @@ class TwoStageScores:
 def score_two_stage(
     first_stage: torch.Tensor,
     sequences: Sequence[torch.Tensor],
+    chromas: Sequence[torch.Tensor] | None,
     work_ids: Sequence[str],
     perf_ids: Sequence[str],
     settings: RerankSettings,
@@ -87,10 +129,12 @@ def score_two_stage(
     """Every performance a query against the others through both stages: the MIREX row, the
     match location against `true_offsets_s` (perf_id -> seconds, where known) and, when
     `thresholds` were fitted, the open-set check with `held_out_fraction` of the works left out
-    of the gallery (seeded)."""
+    of the gallery (seeded). The pitch stage runs when `settings.pitch` enables it, on `chromas`
+    (in the order of `sequences`), at its `weight`."""
     itself = torch.eye(len(perf_ids), dtype=torch.bool)
-    ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude=itself)
-    distances = ranked.distances(settings.fusion_weight)
+    ranked = reranked(first_stage, sequences, chromas, settings, itself)
+    pitch_weight = PitchSettings.of(settings.pitch).weight
+    distances = ranked.distances(settings.fusion_weight, pitch_weight)
     metrics = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap)
     on_qmax_queries = (
         metrics_on_queries(distances, work_ids, perf_ids, qmax_queries, bootstrap)
@@ -115,9 +159,9 @@ def score_two_stage(
     if thresholds and len(set(work_ids)) > 1:
         held_out = held_out_works(list(work_ids), held_out_fraction, seed)
         exclude = open_set_exclusion(list(work_ids), list(perf_ids), held_out)
-        open_ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude)
+        open_ranked = reranked(first_stage, sequences, chromas, settings, exclude)
         report["open_set"] = open_set_report(
-            open_ranked.distances(settings.fusion_weight),
+            open_ranked.distances(settings.fusion_weight, pitch_weight),
             list(work_ids),
             list(perf_ids),
             held_out,
@@ -149,6 +193,10 @@ def rankings_with_matches(
     out["alignment_score"] = [
         float(ranked.alignment_score[w]) if w is not None else np.nan for w in where
     ]
+    if ranked.pitch_score is not None:
+        out["pitch_score"] = [
+            float(ranked.pitch_score[w]) if w is not None else np.nan for w in where
+        ]
     for column, key in _MATCH_COLUMNS.items():
         out[column] = [float(ranked.segments[key][w]) if w is not None else np.nan for w in where]
     return out

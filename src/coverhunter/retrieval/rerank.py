@@ -14,7 +14,10 @@ may differ by up to 2x; a path never drops below 0 (it starts afresh). The best 
 - where the two recordings match: the path's first and last step in each (seconds).
 
 The final score fuses the two stages, `(1 - w) * embedding similarity + w * alignment score`
-(`fusion_weight`, chosen on validation works: `evaluation/calibration.py`).
+(`fusion_weight`, chosen on validation works: `evaluation/calibration.py`). With the pitch stage
+on (`pitch`, `retrieval/pitch_rerank.py`: the same alignment on the two recordings' chroma), that
+is fused in turn with the pitch score, `(1 - p) * fused + p * pitch score` (`Reranked.distances`;
+`p` chosen on validation works with `w`).
 
 `centre` (off by default) aligns double-centred similarities instead: each cell less its row's
 and its column's mean, plus the matrix's mean, so a step similar to everything in the other
@@ -35,7 +38,7 @@ query (at K = 50, 50 x 48 windows); stored, the re-rank is K small matrix produc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +52,8 @@ _STEPS = ((1, 1), (2, 1), (1, 2))
 class RerankSettings:
     """`k` candidates re-scored per query; sequences of `window_s` windows every `hop_s`;
     `match_threshold` the similarity above which steps extend a path; `fusion_weight` the
-    alignment's share of the final score; `centre`: align double-centred similarities."""
+    alignment's share of the final score; `centre`: align double-centred similarities; `pitch`:
+    the pitch stage's parameters (`retrieval/pitch_rerank.py`, `PitchSettings`; None: none)."""
 
     k: int = 50
     window_s: float = 10.0
@@ -57,6 +61,7 @@ class RerankSettings:
     match_threshold: float = 0.5
     fusion_weight: float = 0.5
     centre: bool = False
+    pitch: Mapping | None = None
 
     def __post_init__(self):
         if self.k < 1:
@@ -186,19 +191,24 @@ def segment_seconds(alignment: Alignment, hop_s: float, window_s: float) -> dict
 
 @dataclass(frozen=True)
 class Reranked:
-    """Each query's shortlist, its first-stage distances, and the alignment of every pair."""
+    """Each query's shortlist, its first-stage distances, the alignment of every pair and, when
+    the pitch stage ran (`retrieval/pitch_rerank.py`), the pitch alignment's score."""
 
     embedding_distances: torch.Tensor  # (Q, N) first-stage cosine distances
     shortlist: torch.Tensor  # (Q, K) int64 reference columns, nearest by embedding first
     alignment_score: torch.Tensor  # (Q, K) in [0, 1]
     segments: dict[str, np.ndarray]  # each (Q, K), seconds (see `segment_seconds`)
+    pitch_score: torch.Tensor | None = None  # (Q, K) in [0, 1]; None: the pitch stage is off
 
-    def distances(self, fusion_weight: float) -> torch.Tensor:
+    def distances(self, fusion_weight: float, pitch_weight: float = 0.0) -> torch.Tensor:
         """`(Q, N)`: 1 - the fused score in the shortlist; 2 + the first-stage distance outside
-        it, so the rest keeps its first-stage order behind every shortlisted reference."""
+        it, so the rest keeps its first-stage order behind every shortlisted reference. The
+        pitch score, when there is one, takes `pitch_weight` of the fused score (`fuse`)."""
         out = self.embedding_distances + 2.0
         similarity = 1.0 - self.embedding_distances.gather(1, self.shortlist)
         fused = fuse(similarity, self.alignment_score, fusion_weight)
+        if self.pitch_score is not None:
+            fused = fuse(fused, self.pitch_score, pitch_weight)
         return out.scatter(1, self.shortlist, 1.0 - fused)
 
 

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,7 @@ class QueryChunks:
     starts_s: np.ndarray  # (N,) start of each chunk in the recording, seconds
     duration_s: float
     sequence: torch.Tensor | None = None  # (T, D) unit rows on the re-rank's hop, when asked
+    chroma: torch.Tensor | None = None  # (T, 12) the re-rank's pitch stage's chroma, when asked
 
 
 def embed_audio_file(
@@ -152,6 +154,7 @@ def embed_audio_file(
     min_tonality: float | None = None,
     sequence_s: tuple[float, float] | None = None,
     cqt_cache_dir: str | Path | None = None,
+    chroma_fn: Callable[[np.ndarray, np.ndarray], torch.Tensor] | None = None,
 ) -> QueryChunks:
     """Chunk embeddings of the recording at `path`.
 
@@ -167,6 +170,9 @@ def embed_audio_file(
         sequence_s: `(window_s, hop_s)`: also embed the recording as the re-rank's sequence
             (`window_s` chunks every `hop_s`, as the gallery's `gallery_sequences`).
         cqt_cache_dir: where the CQT kernels are kept between processes (`cqt_extractor`).
+        chroma_fn: `(log-CQT (T, F), peak-normalised audio (S,)) -> (T', 12)`: also the
+            re-rank's chroma sequence, made as the gallery's `gallery_chroma`
+            (`serving/chroma.py`, `recording_chroma`).
 
     Raises:
         AudioDecodeError: the file is missing, unreadable, or too short to embed.
@@ -180,7 +186,8 @@ def embed_audio_file(
         raise AudioDecodeError(path, "the file holds no audio samples")
     duration_s = signal.shape[0] / cqt.sample_rate
     extractor = cqt_extractor(cqt, device, cqt_cache_dir)
-    features = log_cqt_batch([peak_normalise(signal)], extractor, device)[0]
+    normalised = peak_normalise(signal)
+    features = log_cqt_batch([normalised], extractor, device)[0]
     if min_tonality is not None and (measured := tonality(features)) < min_tonality:
         raise QueryRejected(
             path,
@@ -209,6 +216,7 @@ def embed_audio_file(
         starts_s=starts.astype(np.float64) / cqt.frame_rate,
         duration_s=float(duration_s),
         sequence=sequence,
+        chroma=None if chroma_fn is None else chroma_fn(features, normalised),
     )
 
 

@@ -56,7 +56,9 @@ from coverhunter.model.coverhunter import CoverHunter
 from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.gallery import ChunkSettings
 from coverhunter.retrieval.index import ChunkIndex
+from coverhunter.retrieval.pitch_rerank import PitchSettings, chromas_from_table
 from coverhunter.retrieval.rerank import RerankSettings, sequences_from_table
+from coverhunter.serving.chroma import performance_chromas, usable_rerank
 from coverhunter.serving.pyfunc import alias_version, log_and_register, version_tagged
 
 logger = logging.getLogger(__name__)
@@ -211,11 +213,12 @@ def calibrate_decision(
     indexing: dict,
     feature_cqt: dict,
     device: str,
+    ingest: dict,
 ) -> dict:
     """The fusion weight and the decision thresholds, fitted on the validation works
     (`evaluation.calibration`, see evaluation/calibration.py); stored beside the index. Without
     two validation works of two versions each: the parameter's weight and no thresholds."""
-    settings = RerankSettings(**rerank)
+    settings = RerankSettings(**usable_rerank(rerank))
     calibration = evaluation["calibration"]
     rows = manifest[manifest.split.isin(calibration["splits"])]
     rows = rows[rows.perf_id.isin(set(cqt_features.table.perf_id))]
@@ -228,40 +231,81 @@ def calibrate_decision(
             calibration["splits"],
             settings.fusion_weight,
         )
-        return {"fusion_weight": settings.fusion_weight, "thresholds": {}, "n_queries": 0}
+        return {
+            "fusion_weight": settings.fusion_weight,
+            "pitch_weight": PitchSettings.of(settings.pitch).weight,
+            "thresholds": {},
+            "n_queries": 0,
+        }
     distances, sequences = _embed_split(
         fine_model, cqt_features, rows, settings, indexing, feature_cqt, device
     )
-    weight, map_by_weight, thresholds = fit_decision(
+    pitch = PitchSettings.of(settings.pitch)
+    features = cqt_features.float32()
+    chromas = (
+        performance_chromas(
+            list(rows.perf_id),
+            lambda perf_id: features[perf_id],
+            manifest.set_index("perf_id").path,
+            int(feature_cqt["cqt"]["sample_rate"]),
+            ingest.get("max_duration_s"),
+            pitch,
+        )
+        if pitch.enabled
+        else None
+    )
+    decision = fit_decision(
         distances,
         sequences,
+        chromas,
         list(rows.work_id),
         list(rows.perf_id),
         settings,
         calibration["fusion_weights"],
+        calibration.get("pitch_weights", [pitch.weight]),
         calibration["false_accept_rates"],
     )
+    by_pair = decision.map_by_weights
     logger.info(
-        "calibration on %d %s performances: fusion weight %.2f (mAP by weight %s), thresholds %s",
+        "calibration on %d %s performances: fusion weight %.2f, pitch weight %.2f (mAP by "
+        "weights %s), thresholds %s",
         len(rows),
         "/".join(calibration["splits"]),
-        weight,
-        {w: round(m, 3) for w, m in map_by_weight.items()},
-        {name: round(t["threshold"], 4) for name, t in thresholds.items()},
+        decision.fusion_weight,
+        decision.pitch_weight,
+        {f"{w:g}/{p:g}": round(m, 3) for (w, p), m in by_pair.items()},
+        {name: round(t["threshold"], 4) for name, t in decision.thresholds.items()},
     )
     return {
-        "fusion_weight": weight,
-        "map_by_fusion_weight": {f"{w:g}": m for w, m in map_by_weight.items()},
-        "thresholds": thresholds,
+        "fusion_weight": decision.fusion_weight,
+        "pitch_weight": decision.pitch_weight,
+        "map_by_fusion_weight": {
+            f"{w:g}": m for (w, p), m in by_pair.items() if p == decision.pitch_weight
+        },
+        "map_by_pitch_weight": {
+            f"{p:g}": m for (w, p), m in by_pair.items() if w == decision.fusion_weight
+        },
+        "thresholds": decision.thresholds,
         "n_queries": len(rows),
         "splits": list(calibration["splits"]),
     }
+
+
+def _calibrated(rerank: dict, decision_calibration: dict) -> RerankSettings:
+    """The re-rank's settings with the weights fitted on the validation works."""
+    pitch = {**(usable_rerank(rerank).get("pitch") or {})}
+    if "pitch_weight" in decision_calibration:
+        pitch["weight"] = decision_calibration["pitch_weight"]
+    return RerankSettings(
+        **{**rerank, "fusion_weight": decision_calibration["fusion_weight"], "pitch": pitch}
+    )
 
 
 def score_reranked(
     fine_track_distances: torch.Tensor,
     gallery_embeddings: pd.DataFrame,
     gallery_sequences: pd.DataFrame,
+    gallery_chroma: pd.DataFrame,
     fine_rankings: pd.DataFrame,
     decision_calibration: dict,
     qmax_queries: list,
@@ -274,8 +318,9 @@ def score_reranked(
     (every query; Qmax's queries), the rankings with where each shortlisted pair matches, and
     the two-stage report (match location against `true_offset_s`; the open-set check at the
     calibrated thresholds)."""
-    settings = RerankSettings(**{**rerank, "fusion_weight": decision_calibration["fusion_weight"]})
+    settings = _calibrated(rerank, decision_calibration)
     perf_ids, work_ids = list(gallery_embeddings.perf_id), list(gallery_embeddings.work_id)
+    pitch_on = PitchSettings.of(settings.pitch).enabled
     truth = (
         manifest.set_index("perf_id").true_offset_s.dropna().to_dict()
         if "true_offset_s" in manifest.columns
@@ -284,6 +329,7 @@ def score_reranked(
     scores = score_two_stage(
         fine_track_distances,
         sequences_from_table(gallery_sequences, perf_ids),
+        chromas_from_table(gallery_chroma, perf_ids) if pitch_on else None,
         work_ids,
         perf_ids,
         settings,

@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             stage_node(
                 nodes.calibrate_decision,
                 inputs=["manifest", "cqt_features", "fine_model"],
-                params=["evaluation", "rerank", "indexing", "feature_cqt", "device"],
+                params=["evaluation", "rerank", "indexing", "feature_cqt", "device", "ingest"],
                 outputs="decision_calibration",
             ),
             stage_node(
@@ -51,6 +51,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "fine_track_distances",
                     "gallery_embeddings",
                     "gallery_sequences",
+                    "gallery_chroma",
                     "fine_rankings",
                     "decision_calibration",
                     "qmax_queries",

@@ -27,7 +27,9 @@ from coverhunter.retrieval.gallery import (
     with_fingerprints,
 )
 from coverhunter.retrieval.index import ChunkIndex
+from coverhunter.retrieval.pitch_rerank import PitchSettings, chroma_table
 from coverhunter.retrieval.rerank import RerankSettings
+from coverhunter.serving.chroma import performance_chromas, usable_rerank
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,15 @@ def _settings(indexing: dict, cqt: CQTConfig) -> dict:
         "cqt": cqt.to_dict(),
         "chunk_s": indexing["chunk_s"],
         "min_tail_s": indexing["min_tail_s"],
+    }
+
+
+def _pitch_chroma(pitch: PitchSettings) -> dict:
+    """The settings that shape a stored chroma sequence (`chroma_sequence`)."""
+    return {
+        "source": pitch.source,
+        "chroma": dict(pitch.chroma),
+        "average_frames": pitch.average_frames,
     }
 
 
@@ -120,6 +131,34 @@ def embed_gallery_sequences(
     )
 
 
+def chroma_gallery(
+    gallery_embeddings: pd.DataFrame,
+    cqt_features: FeatureStore,
+    manifest: pd.DataFrame,
+    rerank: dict,
+    feature_cqt: dict,
+    ingest: dict,
+) -> pd.DataFrame:
+    """The gallery performances' chroma sequences (what the re-rank's pitch stage aligns,
+    `retrieval/pitch_rerank.py`; stored for the reason the sequences are): from their stored CQT,
+    or for `rerank.pitch.source: hpcp` from their audio (`serving/chroma.py`); none (an empty
+    table) when the stage is off."""
+    settings = PitchSettings.of(usable_rerank(rerank).get("pitch"))
+    if not settings.enabled:  # nothing to align: no chroma made (HPCP reads every recording)
+        return chroma_table([], [], [])
+    perf_ids = list(gallery_embeddings.perf_id)
+    features = cqt_features.float32()
+    chromas = performance_chromas(
+        perf_ids,
+        lambda perf_id: features[perf_id],
+        manifest.set_index("perf_id").path,
+        int(feature_cqt["cqt"]["sample_rate"]),
+        ingest.get("max_duration_s"),
+        settings,
+    )
+    return chroma_table(perf_ids, list(gallery_embeddings.work_id), chromas)
+
+
 def build_gallery_index(
     gallery_chunks: pd.DataFrame, fine_model: dict, indexing: dict, feature_cqt: dict, rerank: dict
 ) -> tuple[ChunkIndex, dict]:
@@ -136,6 +175,8 @@ def build_gallery_index(
             **_settings(indexing, cqt),
             "index_type": indexing["index"]["type"],
             "sequences": {"window_s": settings.window_s, "hop_s": settings.hop_s},
+            # how the stored chromas were made: a query's is made the same way
+            "pitch_chroma": _pitch_chroma(PitchSettings.of(settings.pitch)),
             # which model a query must load: the gallery pipeline tags the shipped one
             "model_source": fine_model.get("source", "trained"),
         },

@@ -20,6 +20,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="gallery_sequences",
             ),
             stage_node(
+                nodes.chroma_gallery,
+                inputs=["gallery_embeddings", "cqt_features", "manifest"],
+                params=["rerank", "feature_cqt", "ingest"],
+                outputs="gallery_chroma",
+            ),
+            stage_node(
                 nodes.build_gallery_index,
                 inputs=["gallery_chunks", "fine_model"],
                 params=["indexing", "feature_cqt", "rerank"],

@@ -17,6 +17,11 @@ from coverhunter.retrieval.embed import inference_embed_fn
 from coverhunter.retrieval.fingerprint import model_fingerprint
 from coverhunter.retrieval.gallery import ChunkSettings, check_index_info
 from coverhunter.retrieval.index import ChunkIndex, search_tracks
+from coverhunter.retrieval.pitch_rerank import (
+    PitchSettings,
+    chromas_from_table,
+    pitch_alignment_scores,
+)
 from coverhunter.retrieval.rerank import (
     RerankSettings,
     align_candidates,
@@ -25,6 +30,7 @@ from coverhunter.retrieval.rerank import (
     sequences_from_table,
 )
 from coverhunter.retrieval.works import rank_works_reranked
+from coverhunter.serving.chroma import recording_chroma, usable_rerank
 from coverhunter.serving.query import embed_audio_file
 
 logger = logging.getLogger(__name__)
@@ -86,6 +92,23 @@ def _decision(results: pd.DataFrame, decision_calibration: dict | None, far: flo
     return {**decision, "known": bool(best.score >= fitted["threshold"])}
 
 
+def _query_pitch(
+    rerank: dict,
+    gallery_index_info: dict,
+    gallery_chroma: pd.DataFrame | None,
+    decision_calibration: dict | None,
+) -> PitchSettings:
+    """The pitch stage as the gallery's chromas were made (index info) at the calibrated weight;
+    off when `rerank.pitch` is, when its source needs Essentia and there is none, or when the
+    index has no chromas (made before the stage was, or with it off)."""
+    made = gallery_index_info.get("pitch_chroma")
+    params = {**(usable_rerank(rerank).get("pitch") or {}), **(made or {})}
+    if gallery_chroma is None or made is None or gallery_chroma.empty:
+        params["enabled"] = False
+    params["weight"] = (decision_calibration or {}).get("pitch_weight", params.get("weight", 0.5))
+    return PitchSettings.of(params)
+
+
 def identify_recording(
     identify: dict,
     fine_model: dict,
@@ -93,6 +116,7 @@ def identify_recording(
     gallery_index_info: dict,
     gallery_embeddings: pd.DataFrame,
     gallery_sequences: pd.DataFrame,
+    gallery_chroma: pd.DataFrame | None,
     decision_calibration: dict | None,
     rerank: dict,
     device: str,
@@ -104,9 +128,11 @@ def identify_recording(
     Two stages (retrieval/rerank.py): the faiss shortlist of `rerank.k` performances, re-scored
     by aligning the recording's sequence with theirs (window and hop from the index info, the
     fusion weight from `decision_calibration`, else `rerank.fusion_weight`); each row says where
-    the two recordings match. A recording that ingest would set aside (`ingest`'s silence and
-    length limits) or that holds no music (`identify.min_tonality_db`) is refused with the
-    reason (`QueryRejected`).
+    the two recordings match. With `rerank.pitch` on and the gallery's chromas stored, the
+    shortlist is also scored by the pitch stage (retrieval/pitch_rerank.py; the chroma made as the
+    index info says, the weight from `decision_calibration`). A recording that ingest would set
+    aside (`ingest`'s silence and length limits) or that holds no music
+    (`identify.min_tonality_db`) is refused with the reason (`QueryRejected`).
     """
     if not identify.get("path"):
         raise ValueError("identify.path is not set: pass the audio file to identify")
@@ -115,13 +141,19 @@ def identify_recording(
     sequences = gallery_index_info.get("sequences") or {}
     weight = (decision_calibration or {}).get("fusion_weight", rerank["fusion_weight"])
     settings = RerankSettings(**{**rerank, **sequences, "fusion_weight": weight})
+    pitch = _query_pitch(rerank, gallery_index_info, gallery_chroma, decision_calibration)
     target = resolve_device(device)
     model = model.to(target).eval()
+    cqt = CQTConfig(**gallery_index_info["cqt"])
+
+    def chroma_fn(log_cqt: np.ndarray, signal: np.ndarray) -> torch.Tensor:
+        return recording_chroma(log_cqt, signal, cqt.sample_rate, pitch)
+
     with torch.inference_mode():
         query = embed_audio_file(
             identify["path"],
             inference_embed_fn(model, identify["precision"], target),
-            CQTConfig(**gallery_index_info["cqt"]),
+            cqt,
             ChunkSettings(gallery_index_info["chunk_s"], gallery_index_info["min_tail_s"]),
             identify["batch_size"],
             min_frames=model.min_frames,
@@ -136,6 +168,7 @@ def identify_recording(
             min_tonality=identify.get("min_tonality_db"),
             sequence_s=(settings.window_s, settings.hop_s),
             cqt_cache_dir=identify.get("cqt_cache_dir"),
+            chroma_fn=chroma_fn if pitch.enabled else None,
         )
     (hits,) = search_tracks(
         gallery_index, query.chunks, k_tracks=settings.k, k_chunks=identify["k_chunks"]
@@ -149,13 +182,17 @@ def identify_recording(
         settings.centre,
     )
     similarity = torch.as_tensor(1.0 - hits.distances.astype(np.float32))
+    final = fuse(similarity, found.score, settings.fusion_weight)
+    if pitch.enabled:
+        chromas = chromas_from_table(gallery_chroma, list(shortlist))
+        final = fuse(final, pitch_alignment_scores(query.chroma, chromas, pitch), pitch.weight)
     work_of = dict(zip(gallery_embeddings.perf_id, gallery_embeddings.work_id, strict=True))
     results = rank_works_reranked(
         shortlist,
         work_of,
         similarity.numpy(),
         found.score.numpy(),
-        fuse(similarity, found.score, settings.fusion_weight).numpy(),
+        final.numpy(),
         segment_seconds(found, settings.hop_s, settings.window_s),
         identify["top"],
     )

@@ -124,6 +124,7 @@ def create_identify_pipeline(**kwargs) -> Pipeline:
                     "gallery_index_info",
                     "gallery_embeddings",
                     "gallery_sequences",
+                    "gallery_chroma",
                     "decision_calibration",
                 ],
                 params=["rerank", "device", "ingest"],

@@ -1,0 +1,102 @@
+"""The re-rank's pitch stage (retrieval/pitch_rerank.py): chroma sequences aligned with the
+shortlist, on sequences built here whose answer is known: a copy, a transposed copy, a version
+with a prelude of its own, unrelated music."""
+
+import numpy as np
+import pytest
+import torch
+
+from coverhunter.retrieval.pitch_rerank import (
+    PitchSettings,
+    chroma_sequence,
+    chroma_table,
+    chromas_from_table,
+    pitch_alignment_scores,
+    stacked_states,
+    transposed_to,
+    with_pitch_scores,
+)
+from coverhunter.retrieval.rerank import Reranked
+
+SETTINGS = PitchSettings(enabled=True, stack=4, kappa=0.1, match_threshold=0.33)
+
+
+def _melody(steps: int, seed: int) -> torch.Tensor:
+    """`(steps, 12)` chroma: a random note a step, plus a weaker random note, plus a floor."""
+    rng = np.random.default_rng(seed)
+    chroma = np.full((steps, 12), 0.05, dtype=np.float32)
+    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 1.0
+    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 0.4
+    return torch.from_numpy(chroma)
+
+
+def test_transposed_to_rolls_a_candidate_back_to_the_query_key():
+    query = _melody(40, seed=0)
+    (back,) = transposed_to(query, [torch.roll(query, 5, dims=1)])
+    torch.testing.assert_close(back, query)
+
+
+def test_stacked_states_are_unit_rows_of_stack_frames():
+    states = stacked_states(_melody(10, seed=1), 4)
+    assert states.shape == (7, 48)
+    torch.testing.assert_close(states.norm(dim=1), torch.ones(7))
+    assert stacked_states(_melody(2, seed=1), 4).shape == (1, 48)  # shorter than a state
+
+
+def test_a_version_outscores_unrelated_music_and_a_copy_scores_in_full():
+    query = _melody(60, seed=2)
+    transposed_copy = torch.roll(query, 3, dims=1)
+    # the query's last 40 steps after a prelude of its own, louder
+    version = torch.cat([_melody(15, seed=3), 2.0 * query[20:]])
+    unrelated = [_melody(60, seed=s) for s in (4, 5, 6)]
+    scores = pitch_alignment_scores(query, [transposed_copy, version, *unrelated], SETTINGS)
+    assert scores.shape == (5,)
+    assert scores[0] == pytest.approx(1.0)  # every state of the query matched
+    # the shared 40 steps (37 states of 57) and more than that share (a path may run on through
+    # chance matches), less than a copy, far above unrelated music (whose chance neighbours in
+    # the binarised similarities still make paths of about 0.3)
+    assert 37 / 57 < scores[1] < scores[0]
+    assert scores[2:].max() < scores[1] - 0.3
+
+
+def test_with_pitch_scores_and_the_fused_distances():
+    chromas = [_melody(30, seed=10), None, None]
+    chromas[1] = torch.roll(chromas[0], 2, dims=1)  # a version of query 0
+    chromas[2] = _melody(30, seed=11)
+    # the first stage puts the unrelated recording first for query 0
+    dist = torch.tensor([[0.0, 0.6, 0.2], [0.6, 0.0, 0.3], [0.2, 0.3, 0.0]])
+    shortlist = torch.tensor([[2, 1], [2, 0], [0, 1]])
+    ranked = Reranked(dist, shortlist, torch.zeros(3, 2), {})
+    with_pitch = with_pitch_scores(ranked, chromas, chromas, SETTINGS)
+    assert with_pitch.pitch_score.shape == (3, 2)
+    assert with_pitch.pitch_score[0, 1] > with_pitch.pitch_score[0, 0]
+    # pitch weight 0: the first-stage order; 1: the pitch stage's (the query itself, outside
+    # the shortlist, last)
+    assert with_pitch.distances(0.0, 0.0)[0].argsort().tolist() == [2, 1, 0]
+    assert with_pitch.distances(0.0, 1.0)[0].argsort().tolist() == [1, 2, 0]
+    # without the stage the pitch weight changes nothing
+    torch.testing.assert_close(ranked.distances(0.5, 1.0), ranked.distances(0.5, 0.0))
+
+
+def test_chroma_sequence_and_the_stored_table():
+    log_cqt = np.full((25, 96), -80.0, dtype=np.float32)
+    log_cqt[:, 24 + 9] = 0.0  # pitch class 9, octave 2
+    settings = PitchSettings(chroma={"octaves": [2, 7]}, average_frames=6)
+    chroma = chroma_sequence(log_cqt, settings)
+    assert chroma.shape == (4, 12) and int(chroma[0].argmax()) == 9
+    table = chroma_table(["a", "b"], ["w", "w"], [chroma, chroma[:2]])
+    back = chromas_from_table(table, ["b", "a"])
+    torch.testing.assert_close(back[1], chroma)
+    assert back[0].shape == (2, 12)
+    with pytest.raises(ValueError, match="no chroma sequence"):
+        chromas_from_table(table, ["c"])
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="weight"):
+        PitchSettings(weight=1.5)
+    with pytest.raises(ValueError, match="kappa"):
+        PitchSettings(kappa=2.0)
+    with pytest.raises(TypeError):
+        PitchSettings.of({"stacks": 3})
+    assert not PitchSettings.of(None).enabled
