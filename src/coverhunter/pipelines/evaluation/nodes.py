@@ -449,6 +449,30 @@ def _queries_fingerprint(gallery_embeddings: pd.DataFrame, cqt_features: Feature
     )
 
 
+def _log_and_register(
+    model_entry: dict,
+    indexing: dict,
+    feature_cqt: dict,
+    name: str,
+    alias: str | None,
+    tags: dict,
+    decision: Promotion,
+) -> dict:
+    """`log_and_register` of a catalog model entry, with the run's CQT and chunking settings."""
+    return log_and_register(
+        model_entry["model"],
+        model_entry.get("metadata", {}),
+        CQTConfig(**feature_cqt["cqt"]),
+        ChunkSettings(indexing["chunk_s"], indexing["min_tail_s"]),
+        indexing["batch_size"],
+        name=name,
+        alias=alias,
+        tags=tags,
+        promote=decision.promote,
+        reason=decision.reason,
+    )
+
+
 def register_fine_model(
     fine_model: dict,
     evaluation_metrics: dict,
@@ -477,17 +501,8 @@ def register_fine_model(
         decision = decide_promotion(tags, holder_tags, holder_version, registry["promote"])
     else:
         decision = Promotion(False, "evaluation.registry.alias is null")
-    info = log_and_register(
-        fine_model["model"],
-        fine_model.get("metadata", {}),
-        CQTConfig(**feature_cqt["cqt"]),
-        ChunkSettings(indexing["chunk_s"], indexing["min_tail_s"]),
-        indexing["batch_size"],
-        name=registry["name"],
-        alias=alias,
-        tags=tags,
-        promote=decision.promote,
-        reason=decision.reason,
+    info = _log_and_register(
+        fine_model, indexing, feature_cqt, registry["name"], alias, tags, decision
     )
     return {"registered": True, **info}
 
@@ -520,16 +535,13 @@ def register_shipped_model(
     if "pretrained" in evaluation_metrics:
         fingerprint = _queries_fingerprint(gallery_embeddings, cqt_features)
         tags.update(metric_tags(evaluation_metrics["pretrained"], fingerprint, collection))
-    info = log_and_register(
-        pretrained_model["model"],
-        metadata,
-        CQTConfig(**feature_cqt["cqt"]),
-        ChunkSettings(indexing["chunk_s"], indexing["min_tail_s"]),
-        indexing["batch_size"],
-        name=name,
-        alias=None,
-        tags=tags,
-        promote=False,
-        reason="the shipped model takes no alias",
+    info = _log_and_register(
+        pretrained_model,
+        indexing,
+        feature_cqt,
+        name,
+        None,
+        tags,
+        Promotion(False, "the shipped model takes no alias"),
     )
     return {"registered": True, **info}
