@@ -9,6 +9,8 @@ from coverhunter.evaluation.rankings import ranking_table
 from coverhunter.pipelines.evaluation.nodes import RERANKED, score_reranked
 
 HOP_S = 1.0
+# the CQT's settings, for the pitch stage's chroma rate: 10 frames a second
+FEATURE_CQT = {"cqt": {"sample_rate": 16000, "hop_length": 1600}}
 
 
 def _unit(n: int, seed: int) -> np.ndarray:
@@ -72,12 +74,14 @@ def test_the_rerank_row_rankings_match_location_and_open_set():
         manifest,
         evaluation,
         rerank,
+        FEATURE_CQT,
         seed=0,
     )
     # The first stage finds no version first (mAP well below 1); the re-rank finds every one.
     assert metrics["mAP"] == 1.0 and metrics["ci95"]["mAP"] == [1.0, 1.0]
     assert on_qmax["n_queries"] == 2
     # Where they match: each path starts where the shared music does, in both recordings.
+    assert "match_location_pitch" not in report  # no pitch stage, no pitch path
     location = report["match_location"]
     assert location["n_pairs"] == 8 and location["start_within_hop_share"] == 1.0
     # every query's answer is a version of its work, placed right
@@ -130,7 +134,16 @@ def test_the_pitch_stage_finds_the_versions_the_sequences_miss():
             "chroma": [c.reshape(-1) for c in chromas],
         }
     )
-    pitch = {"enabled": True, "source": "cqt", "stack": 4, "kappa": 0.1, "match_threshold": 0.33}
+    pitch = {
+        "enabled": True,
+        "source": "cqt",
+        "average_frames": 1,  # a frame of chroma is a CQT frame: 0.1 s
+        "stack": 4,
+        "kappa": 0.1,
+        "match_threshold": 0.33,
+    }
+    # the shared music starts after the 5-frame prelude: 0.5 s into every recording
+    manifest = manifest.assign(true_offset_s=0.5)
     rerank = {"k": 7, "window_s": 3.0, "hop_s": HOP_S, "match_threshold": 0.5, "pitch": pitch}
     evaluation = {"bootstrap": {"n_boot": 100}, "open_set": {"held_out_fraction": 0.25}}
     rankings = ranking_table(distances, perf_ids, work_ids, perf_ids, work_ids, top_n=3)
@@ -146,9 +159,10 @@ def test_the_pitch_stage_finds_the_versions_the_sequences_miss():
         manifest,
         evaluation,
         rerank,
+        FEATURE_CQT,
         seed=0,
     )
-    metrics, _, table, _ = score_reranked(
+    metrics, _, table, report = score_reranked(
         distances,
         pd.DataFrame({"perf_id": perf_ids, "work_id": work_ids}),
         sequences,
@@ -159,8 +173,14 @@ def test_the_pitch_stage_finds_the_versions_the_sequences_miss():
         manifest,
         evaluation,
         rerank,
+        FEATURE_CQT,
         seed=0,
     )
     assert without["mAP"] < 0.9 and metrics["mAP"] == 1.0, (without["mAP"], metrics["mAP"])
     # the rankings (the first stage's top 3: other works, all in the shortlist) carry the score
     assert table.pitch_score.between(0.0, 1.0).all() and not table.same_work.any()
+    # the pitch path places every true pair where the shared music starts (within a hop of
+    # 1 s), where the embedding path, on unrelated sequences, cannot
+    pitch_location = report["match_location_pitch"]
+    assert pitch_location["n_pairs"] == 8 and pitch_location["start_within_hop_share"] == 1.0
+    assert report["match_location"]["start_within_hop_share"] < 1.0

@@ -11,7 +11,9 @@ from coverhunter.retrieval.pitch_rerank import (
     chroma_sequence,
     chroma_table,
     chromas_from_table,
+    pitch_alignment,
     pitch_alignment_scores,
+    pitch_segment_seconds,
     stacked_states,
     transposed_to,
     with_pitch_scores,
@@ -59,6 +61,30 @@ def test_a_version_outscores_unrelated_music_and_a_copy_scores_in_full():
     assert scores[2:].max() < scores[1] - 0.3
 
 
+def test_the_pitch_path_says_where_a_version_matches():
+    query = _melody(60, seed=2)
+    # the query's steps 20-59 after a prelude of 15 steps of its own
+    version = torch.cat([_melody(15, seed=3), query[20:]])
+    found = pitch_alignment(query, [version], SETTINGS)
+    # the path never starts after the shared music does; it may start before, running back
+    # through the two recordings' unshared music, whose states are each other's nearest
+    # neighbours for want of better ones (the binarised matrix keeps every row's closest)
+    assert int(found.query_first[0]) <= 20 and int(found.ref_first[0]) <= 15
+    # and runs to the end of the shared music: the last state of each
+    assert int(found.query_last[0]) == 60 - SETTINGS.stack
+    assert int(found.ref_last[0]) == 55 - SETTINGS.stack
+    seconds = pitch_segment_seconds(found, 0.5, SETTINGS)
+    assert seconds["query_start_s"][0] == pytest.approx(0.5 * int(found.query_first[0]))
+    assert seconds["query_end_s"][0] == pytest.approx(30.0)  # the state's last frame's end
+    assert seconds["match_end_s"][0] == pytest.approx(27.5)
+
+
+def test_frame_s_is_the_chroma_source_hop_times_the_frames_averaged():
+    hpcp = PitchSettings(source="hpcp", chroma={"hop_size": 2048}, average_frames=2)
+    assert hpcp.frame_s(16000, 25.0) == pytest.approx(0.256)
+    assert PitchSettings(source="cqt", average_frames=6).frame_s(16000, 25.0) == 0.24
+
+
 def test_with_pitch_scores_and_the_fused_distances():
     chromas = [_melody(30, seed=10), None, None]
     chromas[1] = torch.roll(chromas[0], 2, dims=1)  # a version of query 0
@@ -67,8 +93,9 @@ def test_with_pitch_scores_and_the_fused_distances():
     dist = torch.tensor([[0.0, 0.6, 0.2], [0.6, 0.0, 0.3], [0.2, 0.3, 0.0]])
     shortlist = torch.tensor([[2, 1], [2, 0], [0, 1]])
     ranked = Reranked(dist, shortlist, torch.zeros(3, 2), {})
-    with_pitch = with_pitch_scores(ranked, chromas, chromas, SETTINGS)
+    with_pitch = with_pitch_scores(ranked, chromas, chromas, SETTINGS, frame_s=0.5)
     assert with_pitch.pitch_score.shape == (3, 2)
+    assert with_pitch.pitch_segments["match_start_s"].shape == (3, 2)
     assert with_pitch.pitch_score[0, 1] > with_pitch.pitch_score[0, 0]
     # pitch weight 0: the first-stage order; 1: the pitch stage's (the query itself, outside
     # the shortlist, last)

@@ -95,24 +95,34 @@ def evaluation_results(
         metrics.update(metric_items(same, mlflow_metric_name("eval", SAME_QUERIES)))
         results[SAME_QUERIES] = same
     results.update(two_stage_report)
-    location = two_stage_report["match_location"]
-    if location["n_pairs"]:
-        logger.info(
-            "match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs, %s of the "
-            "%s ranked first",
-            location["hop_s"],
-            location["start_within_hop_share"],
-            location["n_pairs"],
-            location.get("start_within_hop_share_ranked_first"),
-            location.get("n_pairs_ranked_first"),
-        )
-        metrics["eval/match_location/start_within_hop_share"] = location["start_within_hop_share"]
-        if location.get("start_within_hop_share_ranked_first") is not None:
-            metrics["eval/match_location/start_within_hop_share_ranked_first"] = location[
-                "start_within_hop_share_ranked_first"
-            ]
+    for key in ("match_location", "match_location_pitch"):
+        if key in two_stage_report:
+            metrics.update(_location_metrics(key, two_stage_report[key]))
     for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
         for rate in ("false_accept", "true_accept"):
             if row[rate]["share"] is not None:
                 metrics[mlflow_metric_name("eval", "open_set", name, rate)] = row[rate]["share"]
     return results, metrics
+
+
+def _location_metrics(key: str, location: Mapping) -> dict[str, float]:
+    """The MLflow metrics of one match-location report (`match_location`: where the embedding
+    path places pairs; `match_location_pitch`: the pitch path), logged as it is read."""
+    if not location["n_pairs"]:
+        return {}
+    logger.info(
+        "%s: match starts within one hop (%.1f s) of the truth: %.3f of %d true pairs, %s of the "
+        "%s ranked first",
+        key,
+        location["hop_s"],
+        location["start_within_hop_share"],
+        location["n_pairs"],
+        location.get("start_within_hop_share_ranked_first"),
+        location.get("n_pairs_ranked_first"),
+    )
+    out = {f"eval/{key}/start_within_hop_share": location["start_within_hop_share"]}
+    if location.get("start_within_hop_share_ranked_first") is not None:
+        out[f"eval/{key}/start_within_hop_share_ranked_first"] = location[
+            "start_within_hop_share_ranked_first"
+        ]
+    return out

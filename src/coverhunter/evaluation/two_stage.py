@@ -47,15 +47,17 @@ def reranked(
     chromas: Sequence[torch.Tensor] | None,
     settings: RerankSettings,
     exclude: torch.Tensor,
+    chroma_frame_s: float,
 ) -> Reranked:
     """Every performance a query against the others: `rerank_matrix`, and the pitch stage's
-    scores when `settings.pitch` enables it (`chromas` then in the order of `sequences`)."""
+    alignments when `settings.pitch` enables it (`chromas` then in the order of `sequences`,
+    `chroma_frame_s` seconds a frame)."""
     ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude=exclude)
     pitch = PitchSettings.of(settings.pitch)
     if not pitch.enabled:
         return ranked
     assert chromas is not None, "the pitch stage is on: chroma sequences are needed"
-    return with_pitch_scores(ranked, chromas, chromas, pitch)
+    return with_pitch_scores(ranked, chromas, chromas, pitch, chroma_frame_s)
 
 
 @dataclass(frozen=True)
@@ -79,21 +81,22 @@ def fit_decision(
     fusion_weights: Sequence[float],
     pitch_weights: Sequence[float],
     false_accept_rates: Sequence[float],
+    chroma_frame_s: float,
 ) -> Decision:
     """The weights with the best mAP among `fusion_weights` x `pitch_weights` (the latter only
     when the pitch stage is on) and the decision thresholds at `false_accept_rates`, on a set of
     validation performances (their first-stage `(N, N)` distances, re-rank sequences and chroma
     sequences). An impostor score is each query's best answer with its own work out of the
-    gallery."""
+    gallery. `chroma_frame_s`: seconds between two frames of `chromas`."""
     itself = torch.eye(len(perf_ids), dtype=torch.bool)
-    ranked = reranked(distances, sequences, chromas, settings, itself)
+    ranked = reranked(distances, sequences, chromas, settings, itself, chroma_frame_s)
     pitch_weights = pitch_weights if ranked.pitch_score is not None else (0.0,)
     weight, pitch_weight, by_pair = best_fusion_weights(
         ranked, list(work_ids), list(perf_ids), fusion_weights, pitch_weights
     )
     works = np.asarray(work_ids)
     own_work = torch.as_tensor(works[:, None] == works[None, :])
-    impostor = reranked(distances, sequences, chromas, settings, own_work)
+    impostor = reranked(distances, sequences, chromas, settings, own_work, chroma_frame_s)
     impostor_scores, _ = best_scores(impostor.distances(weight, pitch_weight), own_work)
     thresholds = fit_thresholds(impostor_scores, false_accept_rates)
     return Decision(weight, pitch_weight, by_pair, thresholds)
@@ -125,14 +128,16 @@ def score_two_stage(
     held_out_fraction: float,
     bootstrap: Bootstrap,
     seed: int,
+    chroma_frame_s: float,
 ) -> TwoStageScores:
     """Every performance a query against the others through both stages: the MIREX row, the
     match location against `true_offsets_s` (perf_id -> seconds, where known) and, when
     `thresholds` were fitted, the open-set check with `held_out_fraction` of the works left out
     of the gallery (seeded). The pitch stage runs when `settings.pitch` enables it, on `chromas`
-    (in the order of `sequences`), at its `weight`."""
+    (in the order of `sequences`, `chroma_frame_s` seconds a frame), at its `weight`; the match
+    location is then reported for its path too (`match_location_pitch`)."""
     itself = torch.eye(len(perf_ids), dtype=torch.bool)
-    ranked = reranked(first_stage, sequences, chromas, settings, itself)
+    ranked = reranked(first_stage, sequences, chromas, settings, itself, chroma_frame_s)
     pitch_weight = PitchSettings.of(settings.pitch).weight
     distances = ranked.distances(settings.fusion_weight, pitch_weight)
     metrics = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids, bootstrap=bootstrap)
@@ -146,20 +151,19 @@ def score_two_stage(
     same_work = works[ranked.shortlist.numpy()] == works[:, None]
     # the pair each query ranks first by the final score (its answer), inside its shortlist
     first = ranked.shortlist.numpy() == distances.argmin(1, keepdim=True).numpy()
-    location = match_location_report(
-        list(perf_ids),
-        candidates,
-        same_work,
-        ranked.segments,
-        true_offsets_s,
-        settings.hop_s,
-        first,
-    )
-    report = {"match_location": location}
+
+    def located(segments: Mapping[str, np.ndarray]) -> dict:
+        return match_location_report(
+            list(perf_ids), candidates, same_work, segments, true_offsets_s, settings.hop_s, first
+        )
+
+    report = {"match_location": located(ranked.segments)}
+    if ranked.pitch_segments is not None:
+        report["match_location_pitch"] = located(ranked.pitch_segments)
     if thresholds and len(set(work_ids)) > 1:
         held_out = held_out_works(list(work_ids), held_out_fraction, seed)
         exclude = open_set_exclusion(list(work_ids), list(perf_ids), held_out)
-        open_ranked = reranked(first_stage, sequences, chromas, settings, exclude)
+        open_ranked = reranked(first_stage, sequences, chromas, settings, exclude, chroma_frame_s)
         report["open_set"] = open_set_report(
             open_ranked.distances(settings.fusion_weight, pitch_weight),
             list(work_ids),

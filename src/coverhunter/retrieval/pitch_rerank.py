@@ -16,9 +16,10 @@ candidates:
 5. the local alignment of that 0/1 matrix with `match_threshold`: a match gains
    `1 - match_threshold`, a mismatch costs `match_threshold`.
 
-The score is the best path's total gain (unnormalised, as Qmax's: a longer shared passage is more
-evidence), so it is not in [0, 1]; the re-rank fuses it by rank within the shortlist
-(`retrieval/rerank.py`, `rank_scores`), where only its order counts.
+The score is the best path's total gain over the most the query's states could gain (within one
+query the order of the total gain, as Qmax's: a longer shared passage is more evidence). The path
+also says where the two recordings match (`pitch_segment_seconds`): its first and last state in
+each, on the chroma's own rate (a few frames a second), finer than the embedding sequences' hop.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ import pandas as pd
 import torch
 
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
-from coverhunter.retrieval.rerank import Reranked, local_alignment, pad_sequences
+from coverhunter.retrieval.rerank import Alignment, Reranked, local_alignment, pad_sequences
 
 __all__ = [
     "PitchSettings",
     "chroma_sequence",
     "chroma_table",
     "chromas_from_table",
+    "pitch_alignment",
     "pitch_alignment_scores",
+    "pitch_segment_seconds",
     "stacked_states",
     "transposed_to",
     "with_pitch_scores",
@@ -80,6 +83,19 @@ class PitchSettings:
     def of(cls, params: Mapping | None) -> PitchSettings:
         """From `rerank.pitch` (None or absent: off)."""
         return cls(**(params or {}))
+
+    def frame_s(self, sample_rate: int, cqt_frame_rate: float) -> float:
+        """Seconds between two frames of the chroma sequence: the source's hop (Essentia's
+        `hop_size` samples at `sample_rate` for `hpcp`, a CQT frame for `cqt`) times
+        `average_frames`."""
+        if self.source == "hpcp":
+            hop = self.chroma.get("hop_size", _HPCP_HOP_SIZE)
+            return float(hop) / sample_rate * self.average_frames
+        return self.average_frames / float(cqt_frame_rate)
+
+
+# evaluation/qmax.py hpcp_features' default hop, where `rerank.pitch.chroma` names none
+_HPCP_HOP_SIZE = 2048
 
 
 def chroma_sequence(log_cqt: np.ndarray, settings: PitchSettings) -> torch.Tensor:
@@ -126,22 +142,22 @@ def mutual_neighbours(sim: torch.Tensor, ref_len: torch.Tensor, kappa: float) ->
     return ((sim >= row) & (sim >= col) & valid).float()
 
 
-def pitch_alignment_scores(
+def pitch_alignment(
     query: torch.Tensor,
     candidates: Sequence[torch.Tensor],
     settings: PitchSettings,
     batch: int = 32,
-) -> torch.Tensor:
-    """`(B,)` the best local path of the query's chroma `(Tq, 12)` with each candidate's
-    `(T_b, 12)` (both `chroma_sequence`s; see the module doc): its total gain over the most the
-    query's states could gain, in [0, 1]. Within one query the order is that of the total gain,
-    as Qmax's (a longer shared passage is more evidence); across queries, a share of the query.
-    Candidates are aligned `batch` at a time (the alignment keeps three `(batch, Tq, Tr)`
-    tables: 1.2 GB for 4-minute recordings at 100 a time)."""
+) -> Alignment:
+    """The best local path of the query's chroma `(Tq, 12)` with each candidate's `(T_b, 12)`
+    (both `chroma_sequence`s; see the module doc), `(B,)` each: the score, the path's total gain
+    over the most the query's states could gain, in [0, 1] (within one query the order of the
+    total gain, as Qmax's; across queries, a share of the query); its first and last state in
+    the query and in the candidate. Candidates are aligned `batch` at a time (the alignment keeps
+    three `(batch, Tq, Tr)` tables: 1.2 GB for 4-minute recordings at 100 a time)."""
     assert len(candidates) > 0, "no candidates to align"
     query_states = stacked_states(query, settings.stack)
     transposed = transposed_to(query, candidates)
-    scores = []
+    parts = []
     for first in range(0, len(transposed), batch):
         refs, ref_len = pad_sequences(
             [stacked_states(c, settings.stack) for c in transposed[first : first + batch]]
@@ -154,8 +170,39 @@ def pitch_alignment_scores(
         # local_alignment's score is per step of the shorter sequence: back to the total, then
         # over the query's own length
         shorter = torch.minimum(query_len, ref_len).float()
-        scores.append(found.score * shorter / float(len(query_states)))
-    return torch.cat(scores)
+        parts.append(replace(found, score=found.score * shorter / float(len(query_states))))
+    return Alignment(
+        **{key: torch.cat([getattr(part, key) for part in parts]) for key in _ALIGNMENT_FIELDS}
+    )
+
+
+_ALIGNMENT_FIELDS = ("score", "query_first", "query_last", "ref_first", "ref_last")
+
+
+def pitch_alignment_scores(
+    query: torch.Tensor,
+    candidates: Sequence[torch.Tensor],
+    settings: PitchSettings,
+    batch: int = 32,
+) -> torch.Tensor:
+    """`(B,)` the scores of `pitch_alignment` alone."""
+    return pitch_alignment(query, candidates, settings, batch).score
+
+
+def pitch_segment_seconds(
+    alignment: Alignment, frame_s: float, settings: PitchSettings
+) -> dict[str, np.ndarray]:
+    """Where the pitch path says the two recordings match, in seconds (`frame_s` between two
+    chroma frames, `PitchSettings.frame_s`): its first state's start to its last state's end
+    (a state is `stack` frames), in the query and in the candidate; the keys of
+    `rerank.segment_seconds`."""
+    end = settings.stack * frame_s
+    return {
+        "query_start_s": alignment.query_first.numpy() * frame_s,
+        "query_end_s": alignment.query_last.numpy() * frame_s + end,
+        "match_start_s": alignment.ref_first.numpy() * frame_s,
+        "match_end_s": alignment.ref_last.numpy() * frame_s + end,
+    }
 
 
 def with_pitch_scores(
@@ -163,15 +210,23 @@ def with_pitch_scores(
     query_chromas: Sequence[torch.Tensor],
     ref_chromas: Sequence[torch.Tensor],
     settings: PitchSettings,
+    frame_s: float,
 ) -> Reranked:
-    """`ranked` with the pitch score of each query's shortlisted references (`pitch_score`,
-    `(Q, K)`); the chromas are in the order of `ranked`'s rows and columns."""
+    """`ranked` with the pitch alignment of each query's shortlisted references: its score
+    (`pitch_score`, `(Q, K)`) and where the pair matches by it (`pitch_segments`, each `(Q, K)`,
+    `pitch_segment_seconds` at `frame_s`); the chromas are in the order of `ranked`'s rows and
+    columns."""
     assert len(query_chromas) == ranked.shortlist.shape[0]
-    scores = [
-        pitch_alignment_scores(query, [ref_chromas[j] for j in row.tolist()], settings)
+    found = [
+        pitch_alignment(query, [ref_chromas[j] for j in row.tolist()], settings)
         for query, row in zip(query_chromas, ranked.shortlist, strict=True)
     ]
-    return replace(ranked, pitch_score=torch.stack(scores))
+    parts = [pitch_segment_seconds(alignment, frame_s, settings) for alignment in found]
+    return replace(
+        ranked,
+        pitch_score=torch.stack([alignment.score for alignment in found]),
+        pitch_segments={key: np.stack([part[key] for part in parts]) for key in parts[0]},
+    )
 
 
 def chroma_table(

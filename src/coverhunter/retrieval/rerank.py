@@ -130,31 +130,37 @@ def local_alignment(
     if centre:
         sim = double_centred(sim, rows & cols)
     gain = torch.where(rows & cols, sim - match_threshold, float("-inf"))
-    # Two zero rows and columns in front, so every step reads a cell; starts (i, j) per cell.
-    score = torch.zeros(n, tq + 2, tr + 2)
-    first_i = torch.zeros(n, tq + 2, tr + 2, dtype=torch.long)
-    first_j = torch.zeros(n, tq + 2, tr + 2, dtype=torch.long)
+    # Two zero rows and columns in front, so every step reads a cell. Each cell keeps where its
+    # path starts as one index, i * width + j, so following a step is one gather, not two; and
+    # the steps are compared pairwise (earlier step kept on a tie, as an argmax would) rather
+    # than stacked: 2x faster, the same paths.
+    width = tr + 2
+    score = torch.zeros(n, tq + 2, width)
+    start = torch.zeros(n, tq + 2, width, dtype=torch.long)
     here_j = torch.arange(tr).expand(n, tr)
     for i in range(tq):
         row = i + 2
-        prev = torch.stack([score[:, row - di, 2 - dj : tr + 2 - dj] for di, dj in _STEPS])
-        best, which = prev.max(0)  # (B, Tr)
-        from_i = torch.stack([first_i[:, row - di, 2 - dj : tr + 2 - dj] for di, dj in _STEPS])
-        from_j = torch.stack([first_j[:, row - di, 2 - dj : tr + 2 - dj] for di, dj in _STEPS])
+        (di, dj), *others = _STEPS
+        best = score[:, row - di, 2 - dj : tr + 2 - dj]
+        first = start[:, row - di, 2 - dj : tr + 2 - dj]
+        for di, dj in others:
+            other = score[:, row - di, 2 - dj : tr + 2 - dj]
+            better = other > best
+            best = torch.where(better, other, best)
+            first = torch.where(better, start[:, row - di, 2 - dj : tr + 2 - dj], first)
         fresh = best <= 0  # no path worth extending: one starts here
         score[:, row, 2:] = (best.clamp(min=0) + gain[:, i]).clamp(min=0)
-        first_i[:, row, 2:] = torch.where(fresh, i, from_i.gather(0, which[None])[0])
-        first_j[:, row, 2:] = torch.where(fresh, here_j, from_j.gather(0, which[None])[0])
+        start[:, row, 2:] = torch.where(fresh, i * width + here_j, first)
     flat = score[:, 2:, 2:].reshape(n, -1)
     top, cell = flat.max(1)
     last_i, last_j = cell // tr, cell % tr
-    batch = torch.arange(n)
+    first = start[torch.arange(n), last_i + 2, last_j + 2]
     shorter = torch.minimum(query_len, ref_len).clamp(min=1).float()
     return Alignment(
         score=(top / (shorter * (1.0 - match_threshold))).clamp(max=1.0),
-        query_first=first_i[batch, last_i + 2, last_j + 2],
+        query_first=first // width,
         query_last=last_i,
-        ref_first=first_j[batch, last_i + 2, last_j + 2],
+        ref_first=first % width,
         ref_last=last_j,
     )
 
@@ -192,13 +198,15 @@ def segment_seconds(alignment: Alignment, hop_s: float, window_s: float) -> dict
 @dataclass(frozen=True)
 class Reranked:
     """Each query's shortlist, its first-stage distances, the alignment of every pair and, when
-    the pitch stage ran (`retrieval/pitch_rerank.py`), the pitch alignment's score."""
+    the pitch stage ran (`retrieval/pitch_rerank.py`), the pitch alignment's score and where it
+    places each pair."""
 
     embedding_distances: torch.Tensor  # (Q, N) first-stage cosine distances
     shortlist: torch.Tensor  # (Q, K) int64 reference columns, nearest by embedding first
     alignment_score: torch.Tensor  # (Q, K) in [0, 1]
     segments: dict[str, np.ndarray]  # each (Q, K), seconds (see `segment_seconds`)
     pitch_score: torch.Tensor | None = None  # (Q, K) in [0, 1]; None: the pitch stage is off
+    pitch_segments: dict[str, np.ndarray] | None = None  # as `segments`, by the pitch path
 
     def distances(self, fusion_weight: float, pitch_weight: float = 0.0) -> torch.Tensor:
         """`(Q, N)`: 1 - the fused score in the shortlist; 2 + the first-stage distance outside

@@ -264,6 +264,7 @@ def calibrate_decision(
         calibration["fusion_weights"],
         calibration.get("pitch_weights", [pitch.weight]),
         calibration["false_accept_rates"],
+        _chroma_frame_s(pitch, feature_cqt),
     )
     by_pair = decision.map_by_weights
     logger.info(
@@ -291,6 +292,12 @@ def calibrate_decision(
     }
 
 
+def _chroma_frame_s(pitch: PitchSettings, feature_cqt: dict) -> float:
+    """Seconds between two frames of the pitch stage's chroma, as `feature_cqt` makes them."""
+    cqt = CQTConfig(**feature_cqt["cqt"])
+    return pitch.frame_s(cqt.sample_rate, cqt.frame_rate)
+
+
 def _calibrated(rerank: dict, decision_calibration: dict) -> RerankSettings:
     """The re-rank's settings with the weights fitted on the validation works."""
     pitch = {**(usable_rerank(rerank).get("pitch") or {})}
@@ -312,6 +319,7 @@ def score_reranked(
     manifest: pd.DataFrame,
     evaluation: dict,
     rerank: dict,
+    feature_cqt: dict,
     seed: int,
 ) -> tuple[dict, dict, pd.DataFrame, dict]:
     """The two-stage search on the gallery (evaluation/two_stage.py): the `fine+rerank` row
@@ -339,6 +347,7 @@ def score_reranked(
         evaluation["open_set"]["held_out_fraction"],
         _bootstrap(evaluation, seed),
         seed,
+        _chroma_frame_s(PitchSettings.of(settings.pitch), feature_cqt),
     )
     rankings = rankings_with_matches(fine_rankings, scores, perf_ids)
     return scores.metrics, scores.on_qmax_queries, rankings, scores.report

@@ -57,7 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "qmax_queries",
                     "manifest",
                 ],
-                params=["evaluation", "rerank", "seed"],
+                params=["evaluation", "rerank", "feature_cqt", "seed"],
                 outputs=[
                     "rerank_scores",
                     "rerank_scores_on_qmax_queries",
