@@ -10,7 +10,9 @@ costing `threshold`. Features: `cqt` folds the feature store's log-CQT (`--octav
 the octaves folded, the lowest leave out the bass); `hpcp` is Essentia's HPCP of the audio (the
 Qmax row's, `evaluation/qmax.py`; needs the `qmax` extra and the collection's audio). Every
 recording of the split is a query against the others; mAP overall and on the evaluation's Qmax
-queries (`evaluation.qmax.max_queries`, seeded as in the run), with the time per pair.
+queries (`evaluation.qmax.max_queries`, seeded as in the run), with the time per pair, and where
+the path places the true pairs: the share whose start lies within `--hop` seconds of the
+manifest's `true_offset_s` in both recordings (the evaluation's `match_location_pitch`).
 
     .venv/bin/python benchmarks/alignment_features.py --features cqt --octaves 2 7
     .venv/bin/python benchmarks/alignment_features.py --features hpcp --average 2
@@ -27,15 +29,42 @@ import torch
 from _catalog import load_split_features
 
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
+from coverhunter.audio.cqt import CQTConfig
 from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.evaluation.metrics import mirex_metrics
 from coverhunter.evaluation.qmax import hpcp_features, metrics_on_queries, stratified_queries
-from coverhunter.retrieval.pitch_rerank import PitchSettings, pitch_alignment_scores
+from coverhunter.retrieval.pitch_rerank import PitchSettings, pitch_alignment
 
 
-def align_all(chromas: list[torch.Tensor], settings: PitchSettings) -> torch.Tensor:
-    """`(N, N)` alignment scores: every recording against every other (its own row first)."""
-    return torch.stack([pitch_alignment_scores(query, chromas, settings) for query in chromas])
+def align_all(
+    chromas: list[torch.Tensor], settings: PitchSettings
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`(N, N)` each: the alignment scores of every recording against every other (its own row
+    first), and the state where each path starts in the query and in the reference."""
+    found = [pitch_alignment(query, chromas, settings) for query in chromas]
+    return tuple(
+        torch.stack([getattr(f, key) for f in found])
+        for key in ("score", "query_first", "ref_first")
+    )
+
+
+def starts_within(
+    query_first: torch.Tensor,
+    ref_first: torch.Tensor,
+    frame_s: float,
+    work_ids: list[str],
+    offsets_s: np.ndarray,
+    hop_s: float,
+) -> tuple[float, int]:
+    """The share of true pairs (same work, offsets known) whose path starts within `hop_s` of
+    `true_offset_s` in both recordings, and how many pairs there are."""
+    works = np.asarray(work_ids)
+    true = (works[:, None] == works[None, :]) & ~np.eye(len(works), dtype=bool)
+    true &= np.isfinite(offsets_s)[:, None] & np.isfinite(offsets_s)[None, :]
+    error_q = np.abs(query_first.numpy() * frame_s - offsets_s[:, None])
+    error_r = np.abs(ref_first.numpy() * frame_s - offsets_s[None, :])
+    right = (error_q <= hop_s) & (error_r <= hop_s)
+    return float(right[true].mean()) if true.any() else float("nan"), int(true.sum())
 
 
 def chroma_settings(args: argparse.Namespace) -> dict:
@@ -72,6 +101,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.33)
     parser.add_argument("--qmax-queries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)  # the run's seed: its Qmax queries
+    parser.add_argument("--hop", type=float, default=5.0, help="match-start tolerance, seconds")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -91,10 +121,27 @@ def main() -> None:
         if args.hpcp_cache:
             np.savez(args.hpcp_cache, **dict(zip(perf_ids, chromas, strict=True)))
     chromas = [torch.from_numpy(averaged_frames(c, args.average)) for c in chromas]
-    pitch = PitchSettings(stack=args.stack, kappa=args.kappa, match_threshold=args.threshold)
+    pitch = PitchSettings(
+        source=args.features,
+        chroma={"hop_size": 2048} if args.features == "hpcp" else {},
+        average_frames=args.average,
+        stack=args.stack,
+        kappa=args.kappa,
+        match_threshold=args.threshold,
+    )
     started = time.perf_counter()
-    distances = -align_all(chromas, pitch)
+    scores, query_first, ref_first = align_all(chromas, pitch)
     seconds = time.perf_counter() - started
+    distances = -scores
+    manifest = split.manifest.set_index("perf_id")
+    offsets = (
+        manifest.true_offset_s.reindex(perf_ids).to_numpy(dtype=np.float64)
+        if "true_offset_s" in manifest.columns
+        else np.full(len(perf_ids), np.nan)
+    )
+    cqt = CQTConfig(**split.params["feature_cqt"]["cqt"])
+    frame_s = pitch.frame_s(cqt.sample_rate, cqt.frame_rate)
+    located, n_pairs = starts_within(query_first, ref_first, frame_s, work_ids, offsets, args.hop)
     overall = mirex_metrics(distances, work_ids, work_ids, perf_ids, perf_ids)
     queries = stratified_queries(perf_ids, work_ids, args.qmax_queries, args.seed)
     on_queries = metrics_on_queries(distances, work_ids, perf_ids, queries)
@@ -104,6 +151,7 @@ def main() -> None:
         f"kappa {args.kappa} threshold {args.threshold}: mAP {overall['mAP']:.3f} "
         f"({overall['n_queries']} queries), "
         f"on Qmax's {on_queries['n_queries']} {on_queries['mAP']:.3f}, "
+        f"starts within {args.hop:g} s {located:.3f} of {n_pairs} true pairs, "
         f"{seconds / len(perf_ids) ** 2 * 1000:.1f} ms a pair"
     )
 

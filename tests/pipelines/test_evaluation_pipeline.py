@@ -66,7 +66,8 @@ def test_metrics_of_every_model_side_by_side(metrics, gallery):
     _, tracks = gallery
     per_work = tracks.work_id.value_counts()
     with_versions = int(per_work[per_work > 1].sum())
-    assert list(metrics) == [*MODELS, RERANKED, "qmax", SAME, "match_location", "open_set"]
+    locations = ["match_location", "match_location_embedding", "match_location_pitch"]
+    assert list(metrics) == [*MODELS, RERANKED, "qmax", SAME, *locations, "open_set"]
     for row in (metrics[model] for model in [*MODELS, RERANKED]):
         assert list(row) == [*MIREX_KEYS, "ci95"]
         for key, (low, high) in row["ci95"].items():  # a bootstrap interval around each figure
@@ -225,6 +226,9 @@ def test_open_set_and_match_location_are_reported(metrics, gallery):
     assert location["n_pairs"] > 0 and location["hop_s"] == 1.0
     # This collection's versions have no prelude (true_offset_s 0): a match starts at the start.
     assert location["start_within_hop_share"] >= 0.5, location
+    # the answers place pairs by the pitch path (the stage is on), each path reported beside
+    assert location == metrics["match_location_pitch"]
+    assert metrics["match_location_embedding"]["n_pairs"] == location["n_pairs"]
 
 
 def test_rankings_say_where_shortlisted_pairs_match(project):

@@ -83,6 +83,7 @@ def test_the_rerank_row_rankings_match_location_and_open_set():
     # Where they match: each path starts where the shared music does, in both recordings.
     assert "match_location_pitch" not in report  # no pitch stage, no pitch path
     location = report["match_location"]
+    assert location == report["match_location_embedding"]
     assert location["n_pairs"] == 8 and location["start_within_hop_share"] == 1.0
     # every query's answer is a version of its work, placed right
     assert location["n_pairs_ranked_first"] == 8
@@ -183,4 +184,6 @@ def test_the_pitch_stage_finds_the_versions_the_sequences_miss():
     # 1 s), where the embedding path, on unrelated sequences, cannot
     pitch_location = report["match_location_pitch"]
     assert pitch_location["n_pairs"] == 8 and pitch_location["start_within_hop_share"] == 1.0
-    assert report["match_location"]["start_within_hop_share"] < 1.0
+    assert report["match_location_embedding"]["start_within_hop_share"] < 1.0
+    # the answers (and the rankings' match columns) are placed by the pitch path
+    assert report["match_location"] == pitch_location

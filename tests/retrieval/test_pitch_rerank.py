@@ -79,6 +79,35 @@ def test_the_pitch_path_says_where_a_version_matches():
     assert seconds["match_end_s"][0] == pytest.approx(27.5)
 
 
+def test_a_second_alignment_places_pairs_where_locate_asks_for_one():
+    assert SETTINGS.locating() is None  # no locate: the scoring path places pairs
+    same = PitchSettings(kappa=0.1, locate={"kappa": 0.1})
+    assert same.locating() is None  # nothing changed: no second alignment
+    denser = PitchSettings(kappa=0.05, locate={"kappa": 0.15, "match_threshold": 0.25})
+    assert denser.locating() == PitchSettings(kappa=0.15, match_threshold=0.25)
+    with pytest.raises(ValueError, match="locate takes kappa and match_threshold"):
+        PitchSettings(locate={"stack": 4})
+
+    query = _melody(60, seed=2)
+    chromas = [query, torch.cat([_melody(15, seed=3), query[20:]]), _melody(50, seed=4)]
+    settings = PitchSettings(
+        enabled=True, stack=4, kappa=0.05, locate={"kappa": 0.2, "match_threshold": 0.2}
+    )
+    ranked = Reranked(
+        torch.zeros(3, 3), torch.tensor([[1, 2], [0, 2], [0, 1]]), torch.zeros(3, 2), {}
+    )
+    placed = with_pitch_scores(ranked, chromas, chromas, settings, frame_s=0.5)
+    scored = pitch_alignment(query, chromas[1:], settings)
+    located = pitch_alignment(query, chromas[1:], settings.locating())
+    # the score is the scoring alignment's; the place the locating one's
+    torch.testing.assert_close(placed.pitch_score[0], scored.score)
+    np.testing.assert_allclose(
+        placed.pitch_segments["query_start_s"][0], located.query_first.numpy() * 0.5
+    )
+    # without frame_s, scores only
+    assert with_pitch_scores(ranked, chromas, chromas, settings).pitch_segments is None
+
+
 def test_frame_s_is_the_chroma_source_hop_times_the_frames_averaged():
     hpcp = PitchSettings(source="hpcp", chroma={"hop_size": 2048}, average_frames=2)
     assert hpcp.frame_s(16000, 25.0) == pytest.approx(0.256)

@@ -95,7 +95,7 @@ def evaluation_results(
         metrics.update(metric_items(same, mlflow_metric_name("eval", SAME_QUERIES)))
         results[SAME_QUERIES] = same
     results.update(two_stage_report)
-    for key in ("match_location", "match_location_pitch"):
+    for key in ("match_location", "match_location_embedding", "match_location_pitch"):
         if key in two_stage_report:
             metrics.update(_location_metrics(key, two_stage_report[key]))
     for name, row in two_stage_report.get("open_set", {}).get("thresholds", {}).items():
@@ -106,8 +106,9 @@ def evaluation_results(
 
 
 def _location_metrics(key: str, location: Mapping) -> dict[str, float]:
-    """The MLflow metrics of one match-location report (`match_location`: where the embedding
-    path places pairs; `match_location_pitch`: the pitch path), logged as it is read."""
+    """The MLflow metrics of one match-location report (`match_location`: where the answers
+    place pairs; `match_location_embedding`, `match_location_pitch`: each path), logged as it
+    is read."""
     if not location["n_pairs"]:
         return {}
     logger.info(

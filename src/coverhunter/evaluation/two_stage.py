@@ -47,11 +47,11 @@ def reranked(
     chromas: Sequence[torch.Tensor] | None,
     settings: RerankSettings,
     exclude: torch.Tensor,
-    chroma_frame_s: float,
+    chroma_frame_s: float | None = None,
 ) -> Reranked:
     """Every performance a query against the others: `rerank_matrix`, and the pitch stage's
-    alignments when `settings.pitch` enables it (`chromas` then in the order of `sequences`,
-    `chroma_frame_s` seconds a frame)."""
+    scores when `settings.pitch` enables it (`chromas` then in the order of `sequences`); given
+    `chroma_frame_s` (seconds a chroma frame), also where its path places each pair."""
     ranked = rerank_matrix(first_stage, sequences, sequences, settings, exclude=exclude)
     pitch = PitchSettings.of(settings.pitch)
     if not pitch.enabled:
@@ -81,22 +81,21 @@ def fit_decision(
     fusion_weights: Sequence[float],
     pitch_weights: Sequence[float],
     false_accept_rates: Sequence[float],
-    chroma_frame_s: float,
 ) -> Decision:
     """The weights with the best mAP among `fusion_weights` x `pitch_weights` (the latter only
     when the pitch stage is on) and the decision thresholds at `false_accept_rates`, on a set of
     validation performances (their first-stage `(N, N)` distances, re-rank sequences and chroma
     sequences). An impostor score is each query's best answer with its own work out of the
-    gallery. `chroma_frame_s`: seconds between two frames of `chromas`."""
+    gallery."""
     itself = torch.eye(len(perf_ids), dtype=torch.bool)
-    ranked = reranked(distances, sequences, chromas, settings, itself, chroma_frame_s)
+    ranked = reranked(distances, sequences, chromas, settings, itself)
     pitch_weights = pitch_weights if ranked.pitch_score is not None else (0.0,)
     weight, pitch_weight, by_pair = best_fusion_weights(
         ranked, list(work_ids), list(perf_ids), fusion_weights, pitch_weights
     )
     works = np.asarray(work_ids)
     own_work = torch.as_tensor(works[:, None] == works[None, :])
-    impostor = reranked(distances, sequences, chromas, settings, own_work, chroma_frame_s)
+    impostor = reranked(distances, sequences, chromas, settings, own_work)
     impostor_scores, _ = best_scores(impostor.distances(weight, pitch_weight), own_work)
     thresholds = fit_thresholds(impostor_scores, false_accept_rates)
     return Decision(weight, pitch_weight, by_pair, thresholds)
@@ -134,8 +133,9 @@ def score_two_stage(
     match location against `true_offsets_s` (perf_id -> seconds, where known) and, when
     `thresholds` were fitted, the open-set check with `held_out_fraction` of the works left out
     of the gallery (seeded). The pitch stage runs when `settings.pitch` enables it, on `chromas`
-    (in the order of `sequences`, `chroma_frame_s` seconds a frame), at its `weight`; the match
-    location is then reported for its path too (`match_location_pitch`)."""
+    (in the order of `sequences`, `chroma_frame_s` seconds a frame), at its `weight`. The match
+    location is reported where the answers place pairs (`match_location`: by the pitch path when
+    the stage ran) and for each path (`match_location_embedding`, `match_location_pitch`)."""
     itself = torch.eye(len(perf_ids), dtype=torch.bool)
     ranked = reranked(first_stage, sequences, chromas, settings, itself, chroma_frame_s)
     pitch_weight = PitchSettings.of(settings.pitch).weight
@@ -157,13 +157,15 @@ def score_two_stage(
             list(perf_ids), candidates, same_work, segments, true_offsets_s, settings.hop_s, first
         )
 
-    report = {"match_location": located(ranked.segments)}
+    # where the answers place pairs (`Reranked.located_segments`), and each path's own report
+    report = {"match_location": located(ranked.located_segments)}
+    report["match_location_embedding"] = located(ranked.segments)
     if ranked.pitch_segments is not None:
         report["match_location_pitch"] = located(ranked.pitch_segments)
     if thresholds and len(set(work_ids)) > 1:
         held_out = held_out_works(list(work_ids), held_out_fraction, seed)
         exclude = open_set_exclusion(list(work_ids), list(perf_ids), held_out)
-        open_ranked = reranked(first_stage, sequences, chromas, settings, exclude, chroma_frame_s)
+        open_ranked = reranked(first_stage, sequences, chromas, settings, exclude)
         report["open_set"] = open_set_report(
             open_ranked.distances(settings.fusion_weight, pitch_weight),
             list(work_ids),
@@ -179,7 +181,8 @@ def rankings_with_matches(
     rankings: pd.DataFrame, scores: TwoStageScores, perf_ids: Sequence[str]
 ) -> pd.DataFrame:
     """`rankings` plus, for pairs in the shortlist, the final distance, the alignment score and
-    where the two match (query_match_start_s/_end_s, ref_match_start_s/_end_s; NaN elsewhere)."""
+    where the two match (query_match_start_s/_end_s, ref_match_start_s/_end_s, by
+    `Reranked.located_segments`; NaN elsewhere)."""
     candidates, ranked = scores.candidates, scores.ranked
     rows = {
         (perf_ids[q], candidates[q, k]): (q, k)
@@ -202,5 +205,7 @@ def rankings_with_matches(
             float(ranked.pitch_score[w]) if w is not None else np.nan for w in where
         ]
     for column, key in _MATCH_COLUMNS.items():
-        out[column] = [float(ranked.segments[key][w]) if w is not None else np.nan for w in where]
+        out[column] = [
+            float(ranked.located_segments[key][w]) if w is not None else np.nan for w in where
+        ]
     return out

@@ -56,7 +56,9 @@ class PitchSettings:
     audio, `serving/chroma.py`); `chroma` that function's settings and `average_frames` its
     frames averaged into one;
     `stack` frames a state, `kappa` the share of closest pairs kept per row and column (0:
-    cosine similarities as they are), `match_threshold` the cost of a mismatch."""
+    cosine similarities as they are), `match_threshold` the cost of a mismatch; `locate`: other
+    `kappa` and `match_threshold` for a second alignment that only says where pairs match
+    (`locating`; empty: the scoring alignment's path says it)."""
 
     enabled: bool = False
     weight: float = 0.5
@@ -66,6 +68,7 @@ class PitchSettings:
     stack: int = 8
     kappa: float = 0.1
     match_threshold: float = 0.33
+    locate: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         if not 0.0 <= self.weight <= 1.0:
@@ -78,11 +81,23 @@ class PitchSettings:
             raise ValueError(f"rerank pitch kappa must lie in [0, 1], got {self.kappa}")
         if not 0.0 < self.match_threshold < 1.0:
             raise ValueError(f"rerank pitch match_threshold must lie in (0, 1), got {self}")
+        if unknown := set(self.locate) - {"kappa", "match_threshold"}:
+            raise ValueError(
+                f"rerank pitch locate takes kappa and match_threshold, not {sorted(unknown)}"
+            )
 
     @classmethod
     def of(cls, params: Mapping | None) -> PitchSettings:
         """From `rerank.pitch` (None or absent: off)."""
         return cls(**(params or {}))
+
+    def locating(self) -> PitchSettings | None:
+        """The settings of the alignment that says where pairs match: these with `locate`'s
+        overrides; None when `locate` overrides nothing (the scoring path says it). A sparser
+        binarisation scores better and a denser one places better (benchmarks/README.md
+        section 8), hence two."""
+        changed = {key: value for key, value in self.locate.items() if getattr(self, key) != value}
+        return replace(self, locate={}, **changed) if changed else None
 
     def frame_s(self, sample_rate: int, cqt_frame_rate: float) -> float:
         """Seconds between two frames of the chroma sequence: the source's hop (Essentia's
@@ -210,23 +225,28 @@ def with_pitch_scores(
     query_chromas: Sequence[torch.Tensor],
     ref_chromas: Sequence[torch.Tensor],
     settings: PitchSettings,
-    frame_s: float,
+    frame_s: float | None = None,
 ) -> Reranked:
-    """`ranked` with the pitch alignment of each query's shortlisted references: its score
-    (`pitch_score`, `(Q, K)`) and where the pair matches by it (`pitch_segments`, each `(Q, K)`,
-    `pitch_segment_seconds` at `frame_s`); the chromas are in the order of `ranked`'s rows and
-    columns."""
+    """`ranked` with the pitch alignment's score of each query's shortlisted references
+    (`pitch_score`, `(Q, K)`) and, given `frame_s` (seconds a chroma frame), where each pair
+    matches by the pitch path (`pitch_segments`, each `(Q, K)`, `pitch_segment_seconds`; by a
+    second alignment where `settings.locating()` says so). The chromas are in the order of
+    `ranked`'s rows and columns."""
     assert len(query_chromas) == ranked.shortlist.shape[0]
-    found = [
-        pitch_alignment(query, [ref_chromas[j] for j in row.tolist()], settings)
+    pairs = [
+        (query, [ref_chromas[j] for j in row.tolist()])
         for query, row in zip(query_chromas, ranked.shortlist, strict=True)
     ]
+    found = [pitch_alignment(query, refs, settings) for query, refs in pairs]
+    scores = torch.stack([alignment.score for alignment in found])
+    if frame_s is None:
+        return replace(ranked, pitch_score=scores)
+    locating = settings.locating()
+    if locating is not None:
+        found = [pitch_alignment(query, refs, locating) for query, refs in pairs]
     parts = [pitch_segment_seconds(alignment, frame_s, settings) for alignment in found]
-    return replace(
-        ranked,
-        pitch_score=torch.stack([alignment.score for alignment in found]),
-        pitch_segments={key: np.stack([part[key] for part in parts]) for key in parts[0]},
-    )
+    segments = {key: np.stack([part[key] for part in parts]) for key in parts[0]}
+    return replace(ranked, pitch_score=scores, pitch_segments=segments)
 
 
 def chroma_table(

@@ -208,6 +208,14 @@ class Reranked:
     pitch_score: torch.Tensor | None = None  # (Q, K) in [0, 1]; None: the pitch stage is off
     pitch_segments: dict[str, np.ndarray] | None = None  # as `segments`, by the pitch path
 
+    @property
+    def located_segments(self) -> dict[str, np.ndarray]:
+        """Where each pair matches, as the search answers it: by the pitch path when the pitch
+        stage ran (its chroma frames are a few tenths of a second against the sequences' hop of
+        seconds; on the default run's test works its starts are right for 0.69 of true pairs
+        against 0.44, benchmarks/README.md section 8), else by the embedding path."""
+        return self.segments if self.pitch_segments is None else self.pitch_segments
+
     def distances(self, fusion_weight: float, pitch_weight: float = 0.0) -> torch.Tensor:
         """`(Q, N)`: 1 - the fused score in the shortlist; 2 + the first-stage distance outside
         it, so the rest keeps its first-stage order behind every shortlisted reference. The

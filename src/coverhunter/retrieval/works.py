@@ -101,8 +101,21 @@ def rank_works_reranked(
             **{key: np.asarray(value, dtype=np.float64) for key, value in segments.items()},
         }
     )
-    # Stable sort: equal scores keep the first stage's order.
-    table = table.sort_values("score", ascending=False, kind="stable")
-    table = table.drop_duplicates("work_id", keep="first").head(top_works).reset_index(drop=True)
+    table = table.iloc[shown_positions(table.work_id.to_numpy(), fused_score, top_works)]
+    table = table.reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
     return table[RERANKED_COLUMNS]
+
+
+def shown_positions(work_ids: np.ndarray, score: np.ndarray, top_works: int) -> np.ndarray:
+    """The shortlist positions `rank_works_reranked` shows, best first: each work's
+    best-scoring performance, for the `top_works` best works (a stable sort: equal scores keep
+    the first stage's order)."""
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    seen: set = set()
+    shown = []
+    for position in order.tolist():
+        if work_ids[position] not in seen and len(shown) < top_works:
+            seen.add(work_ids[position])
+            shown.append(position)
+    return np.asarray(shown, dtype=np.int64)

@@ -264,7 +264,6 @@ def calibrate_decision(
         calibration["fusion_weights"],
         calibration.get("pitch_weights", [pitch.weight]),
         calibration["false_accept_rates"],
-        _chroma_frame_s(pitch, feature_cqt),
     )
     by_pair = decision.map_by_weights
     logger.info(

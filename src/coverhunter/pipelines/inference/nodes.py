@@ -20,16 +20,18 @@ from coverhunter.retrieval.index import ChunkIndex, search_tracks
 from coverhunter.retrieval.pitch_rerank import (
     PitchSettings,
     chromas_from_table,
-    pitch_alignment_scores,
+    pitch_alignment,
+    pitch_segment_seconds,
 )
 from coverhunter.retrieval.rerank import (
+    Alignment,
     RerankSettings,
     align_candidates,
     fuse,
     segment_seconds,
     sequences_from_table,
 )
-from coverhunter.retrieval.works import rank_works_reranked
+from coverhunter.retrieval.works import rank_works_reranked, shown_positions
 from coverhunter.serving.chroma import recording_chroma, usable_rerank
 from coverhunter.serving.query import embed_audio_file
 
@@ -109,6 +111,33 @@ def _query_pitch(
     return PitchSettings.of(params)
 
 
+def _pitch_segments(
+    query_chroma: torch.Tensor,
+    chromas: list[torch.Tensor],
+    scored: Alignment,
+    shown: np.ndarray,
+    pitch: PitchSettings,
+    cqt: CQTConfig,
+) -> dict[str, np.ndarray]:
+    """Where the query matches each shortlisted recording by the pitch path (finer than the
+    sequences' hop: `Reranked.located_segments`): the scoring alignment's path, or, where
+    `pitch.locating()` asks for a second alignment, that one's for the `shown` positions alone
+    (NaN elsewhere: only the answers printed need a place)."""
+    frame_s = pitch.frame_s(cqt.sample_rate, cqt.frame_rate)
+    locating = pitch.locating()
+    if locating is None:
+        return pitch_segment_seconds(scored, frame_s, pitch)
+    placed = pitch_segment_seconds(
+        pitch_alignment(query_chroma, [chromas[i] for i in shown.tolist()], locating),
+        frame_s,
+        pitch,
+    )
+    out = {key: np.full(len(chromas), np.nan) for key in placed}
+    for key, seconds in placed.items():
+        out[key][shown] = seconds
+    return out
+
+
 def identify_recording(
     identify: dict,
     fine_model: dict,
@@ -183,17 +212,21 @@ def identify_recording(
     )
     similarity = torch.as_tensor(1.0 - hits.distances.astype(np.float32))
     final = fuse(similarity, found.score, settings.fusion_weight)
+    work_of = dict(zip(gallery_embeddings.perf_id, gallery_embeddings.work_id, strict=True))
+    segments = segment_seconds(found, settings.hop_s, settings.window_s)
     if pitch.enabled:
         chromas = chromas_from_table(gallery_chroma, list(shortlist))
-        final = fuse(final, pitch_alignment_scores(query.chroma, chromas, pitch), pitch.weight)
-    work_of = dict(zip(gallery_embeddings.perf_id, gallery_embeddings.work_id, strict=True))
+        by_pitch = pitch_alignment(query.chroma, chromas, pitch)
+        final = fuse(final, by_pitch.score, pitch.weight)
+        shown = shown_positions(np.array([work_of[p] for p in shortlist]), final, identify["top"])
+        segments = _pitch_segments(query.chroma, chromas, by_pitch, shown, pitch, cqt)
     results = rank_works_reranked(
         shortlist,
         work_of,
         similarity.numpy(),
         found.score.numpy(),
         final.numpy(),
-        segment_seconds(found, settings.hop_s, settings.window_s),
+        segments,
         identify["top"],
     )
     return results, _decision(results, decision_calibration, identify["false_accept_rate"])
