@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
+from coverhunter.retrieval.alignment_kernel import mutual_neighbour_matrix
 from coverhunter.retrieval.rerank import Alignment, Reranked, local_alignment, pad_sequences
 
 __all__ = [
@@ -149,12 +150,12 @@ def stacked_states(chroma: torch.Tensor, stack: int) -> torch.Tensor:
 
 def mutual_neighbours(sim: torch.Tensor, ref_len: torch.Tensor, kappa: float) -> torch.Tensor:
     """`(B, Tq, Tr)` similarities -> 1.0 where a cell is among the `kappa` share of the closest
-    of its row and of its column (a candidate's padding never), else 0.0."""
-    valid = torch.arange(sim.shape[2])[None, None, :] < ref_len[:, None, None]
-    sim = sim.masked_fill(~valid, float("-inf"))
-    row = sim.topk(max(1, int(kappa * sim.shape[2])), dim=2).values[:, :, -1:]
-    col = sim.topk(max(1, int(kappa * sim.shape[1])), dim=1).values[:, -1:, :]
-    return ((sim >= row) & (sim >= col) & valid).float()
+    of its row and of its column (a candidate's padding never), else 0.0 (compiled:
+    `retrieval/alignment_kernel.py`)."""
+    marked = mutual_neighbour_matrix(
+        sim.float().cpu().contiguous().numpy(), ref_len.numpy().astype(np.int64), float(kappa)
+    )
+    return torch.from_numpy(marked)
 
 
 def pitch_alignment(

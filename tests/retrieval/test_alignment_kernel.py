@@ -1,0 +1,70 @@
+"""The compiled alignment loops (retrieval/alignment_kernel.py) against a plain restatement of
+what they compute, cell by cell, on small random matrices with padding and ties."""
+
+import numpy as np
+import pytest
+
+from coverhunter.retrieval.alignment_kernel import best_local_paths, mutual_neighbour_matrix
+
+
+def _plain_best_path(gain: np.ndarray, tq: int, tr: int):
+    """The best local path of one `(Tq, Tr)` gain matrix, by the definition: every cell's best
+    total of a path ending there (from its (1, 1), (2, 1) or (1, 2) predecessor, the first on a
+    tie, or afresh when none is above 0), with where that path starts."""
+    total = {}
+    start = {}
+
+    def at(i, j):
+        return total.get((i, j), np.float32(0.0))
+
+    best = (np.float32(0.0), 0, 0)
+    for i in range(tq):
+        for j in range(tr):
+            options = [(i - 1, j - 1), (i - 2, j - 1), (i - 1, j - 2)]
+            pick = max(options, key=lambda cell: (at(*cell), -options.index(cell)))
+            if at(*pick) > 0:
+                value, first = at(*pick) + gain[i, j], start[pick]
+            else:
+                value, first = np.float32(0.0) + gain[i, j], (i, j)
+            total[(i, j)], start[(i, j)] = max(value, np.float32(0.0)), first
+            if total[(i, j)] > best[0]:
+                best = (total[(i, j)], i, j)
+    top, i, j = best
+    first_i, first_j = start.get((i, j), (0, 0))
+    return top, first_i, i, first_j, j
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_best_local_paths_are_the_plain_definition(binary):
+    rng = np.random.default_rng(5 + binary)
+    gain = rng.uniform(-1, 1, size=(6, 14, 17)).astype(np.float32)
+    if binary:  # the pitch stage's 0/1 matrices: many equal totals, ties settled in order
+        gain = np.where(gain > 0.6, 0.67, -0.33).astype(np.float32)
+    query_len = np.array([14, 9, 1, 14, 5, 12], dtype=np.int64)
+    ref_len = np.array([17, 17, 3, 1, 8, 11], dtype=np.int64)
+    found = best_local_paths(gain, query_len, ref_len)
+    for b in range(len(gain)):
+        expected = _plain_best_path(gain[b], int(query_len[b]), int(ref_len[b]))
+        got = tuple(part[b] for part in found)
+        assert got[0] == pytest.approx(expected[0], rel=1e-6) and got[1:] == expected[1:], b
+
+
+def test_no_gain_anywhere_is_an_empty_path_at_the_origin():
+    gain = np.full((1, 4, 5), -0.5, dtype=np.float32)
+    total, *cells = best_local_paths(gain, np.array([4]), np.array([5]))
+    assert total[0] == 0.0 and [int(c[0]) for c in cells] == [0, 0, 0, 0]
+
+
+def test_mutual_neighbours_are_the_plain_definition():
+    rng = np.random.default_rng(9)
+    sim = (rng.random((4, 12, 20)) * 5).round().astype(np.float32) / 5  # many ties
+    ref_len = np.array([20, 13, 2, 20], dtype=np.int64)
+    for kappa in (0.05, 0.1, 0.3):
+        marked = mutual_neighbour_matrix(sim, ref_len, kappa)
+        k_row, k_col = max(1, int(kappa * 20)), max(1, int(kappa * 12))
+        for b in range(4):
+            padded = np.where(np.arange(20)[None, :] < ref_len[b], sim[b], -np.inf)
+            row_floor = np.sort(padded, axis=1)[:, -k_row][:, None]
+            col_floor = np.sort(padded, axis=0)[-k_col][None, :]
+            expected = (padded >= row_floor) & (padded >= col_floor) & np.isfinite(padded)
+            np.testing.assert_array_equal(marked[b], expected.astype(np.float32))
