@@ -184,7 +184,9 @@ def main() -> None:
             print(f"{args.label} {works} works x {args.steps} steps: already measured")
             continue
         history = run_one(works, args.steps, args.validate_every, args.label, extra)
-        curves = pd.concat([curves, history], ignore_index=True)
+        # read again before writing: a sweep run beside this one may have added its rows
+        latest = pd.read_parquet(CURVES) if CURVES.exists() else pd.DataFrame()
+        curves = pd.concat([latest, history], ignore_index=True)
         curves.to_parquet(CURVES)
         _report(curves)
     if args.references:

@@ -24,8 +24,8 @@ ALLOWED = {
     "training": ({"torch", "numpy", "mlflow", "tqdm"}, {"model", "data", "device", "persistence"}),
     "alignment": ({"torch", "numpy", "pandas"}, set()),
     # audio: the re-rank's pitch stage makes its chroma from the CQT (audio/chroma.py), as data
-    # makes its features
-    "retrieval": ({"faiss", "torch", "numpy", "pandas"}, {"model", "data", "audio"}),
+    # makes its features; numba: the alignment's inner loops, compiled (alignment_kernel.py)
+    "retrieval": ({"faiss", "torch", "numpy", "pandas", "numba"}, {"model", "data", "audio"}),
     "evaluation": (
         {"torch", "numpy", "pandas", "matplotlib", "sklearn", "essentia"},
         {"retrieval"},
