@@ -3,7 +3,7 @@
 The model's embeddings tell versions apart only as far as training taught them; where versions are
 re-harmonised (same melody, other chords and accompaniment) a model trained on a few works does
 not, while an alignment of the two recordings' pitch classes does (Serra et al. 2009). Qmax's
-recipe, on the torch alignment of `retrieval/rerank.py` (`local_alignment`), batched over the
+recipe, on the alignment of `retrieval/rerank.py` (`local_alignment`), batched over the
 candidates:
 
 1. each chroma sequence (`audio/chroma.py`, stored for the gallery at index time) averaged to a

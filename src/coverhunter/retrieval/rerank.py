@@ -4,10 +4,10 @@ The faiss shortlist compares 45 s chunks; it says *that* two recordings share so
 Here each recording is a sequence of chunk embeddings on a fine hop (`window_s` windows every
 `hop_s` seconds, embedded by the same model), and a query is aligned with each of its top-K
 candidates: the cosine similarity matrix of the two sequences, then a Qmax-style local alignment
-(Serra et al. 2009) over it, vectorised over candidates and over the reference axis, one loop over
-the query's steps. A cell extends a path when its similarity is above `match_threshold` (gain
-`sim - match_threshold`, negative below it); a path may step (1, 1), (2, 1) or (1, 2), so tempo
-may differ by up to 2x; a path never drops below 0 (it starts afresh). The best path gives
+(Serra et al. 2009) over it, its cell loop compiled (`retrieval/alignment_kernel.py`). A cell
+extends a path when its similarity is above `match_threshold` (gain `sim - match_threshold`,
+negative below it); a path may step (1, 1), (2, 1) or (1, 2), so tempo may differ by up to 2x; a
+path never drops below 0 (it starts afresh). The best path gives
 
 - the alignment score: its total gain over the shorter sequence's length and the most a step can
   gain (`1 - match_threshold`), so 1 means every step of the shorter recording matched perfectly;
