@@ -123,7 +123,6 @@ def main() -> None:
     chromas = [torch.from_numpy(averaged_frames(c, args.average)) for c in chromas]
     pitch = PitchSettings(
         source=args.features,
-        chroma={"hop_size": 2048} if args.features == "hpcp" else {},
         average_frames=args.average,
         stack=args.stack,
         kappa=args.kappa,

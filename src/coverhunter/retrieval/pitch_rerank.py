@@ -25,7 +25,7 @@ each, on the chroma's own rate (a few frames a second), finer than the embedding
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -188,11 +188,8 @@ def pitch_alignment(
         shorter = torch.minimum(query_len, ref_len).float()
         parts.append(replace(found, score=found.score * shorter / float(len(query_states))))
     return Alignment(
-        **{key: torch.cat([getattr(part, key) for part in parts]) for key in _ALIGNMENT_FIELDS}
+        **{f.name: torch.cat([getattr(part, f.name) for part in parts]) for f in fields(Alignment)}
     )
-
-
-_ALIGNMENT_FIELDS = ("score", "query_first", "query_last", "ref_first", "ref_last")
 
 
 def pitch_alignment_scores(
