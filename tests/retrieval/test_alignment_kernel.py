@@ -4,7 +4,11 @@ what they compute, cell by cell, on small random matrices with padding and ties.
 import numpy as np
 import pytest
 
-from coverhunter.retrieval.alignment_kernel import best_local_paths, mutual_neighbour_matrix
+from coverhunter.retrieval.alignment_kernel import (
+    best_local_paths,
+    kth_largest_of_rows,
+    marked_local_path,
+)
 
 
 def _plain_best_path(gain: np.ndarray, tq: int, tr: int):
@@ -55,16 +59,29 @@ def test_no_gain_anywhere_is_an_empty_path_at_the_origin():
     assert total[0] == 0.0 and [int(c[0]) for c in cells] == [0, 0, 0, 0]
 
 
-def test_mutual_neighbours_are_the_plain_definition():
+def test_kth_largest_of_rows_is_the_sorted_rows_kth():
     rng = np.random.default_rng(9)
-    sim = (rng.random((4, 12, 20)) * 5).round().astype(np.float32) / 5  # many ties
-    ref_len = np.array([20, 13, 2, 20], dtype=np.int64)
-    for kappa in (0.05, 0.1, 0.3):
-        marked = mutual_neighbour_matrix(sim, ref_len, kappa)
-        k_row, k_col = max(1, int(kappa * 20)), max(1, int(kappa * 12))
-        for b in range(4):
-            padded = np.where(np.arange(20)[None, :] < ref_len[b], sim[b], -np.inf)
-            row_floor = np.sort(padded, axis=1)[:, -k_row][:, None]
-            col_floor = np.sort(padded, axis=0)[-k_col][None, :]
-            expected = (padded >= row_floor) & (padded >= col_floor) & np.isfinite(padded)
-            np.testing.assert_array_equal(marked[b], expected.astype(np.float32))
+    values = rng.uniform(-1, 1, size=(30, 57)).astype(np.float32)
+    values[:10] = (values[:10] * 5).round() / 5  # many ties
+    values[10:15] /= 1000  # all in a few bins
+    values[15, :5] = [1.5, -1.5, 1.0, -1.0, 0.0]  # the ends, and outside them
+    for k in (1, 2, 5, 28, 57):
+        expected = np.sort(values, axis=1)[:, -k]
+        np.testing.assert_array_equal(kth_largest_of_rows(values, k), expected)
+    assert np.all(kth_largest_of_rows(values, 58) == -np.inf)  # fewer values than k
+
+
+@pytest.mark.parametrize("kappa", [0.05, 0.1, 0.3])
+def test_marked_local_path_is_the_best_path_of_the_mutual_neighbours(kappa):
+    rng = np.random.default_rng(int(kappa * 100))
+    for tq, tr in ((12, 20), (20, 13), (3, 2), (1, 9)):
+        sim = ((rng.random((tq, tr)) * 5).round() / 5).astype(np.float32)  # many ties
+        k_row, k_col = max(1, int(kappa * tr)), max(1, int(kappa * tq))
+        row_floor = np.sort(sim, axis=1)[:, -k_row]
+        col_floor = np.sort(sim, axis=0)[-k_col]
+        marked = (sim >= row_floor[:, None]) & (sim >= col_floor[None, :])
+        gain = np.where(marked, 0.67, -0.33).astype(np.float32)
+        found = marked_local_path(sim, row_floor, col_floor, 0.67, -0.33)
+        expected = _plain_best_path(gain, tq, tr)
+        assert found[0] == pytest.approx(expected[0], rel=1e-6), (tq, tr)
+        assert tuple(int(x) for x in found[1:]) == expected[1:], (tq, tr)

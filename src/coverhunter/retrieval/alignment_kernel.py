@@ -1,13 +1,17 @@
 """The local alignment's inner loops, compiled (numba): the cost of the re-rank's pitch stage.
 
-`retrieval/rerank.py` (`local_alignment`) and `retrieval/pitch_rerank.py` (`mutual_neighbours`)
+`retrieval/rerank.py` (`local_alignment`) and `retrieval/pitch_rerank.py` (`pitch_alignment`)
 state what is computed; here it is computed cell by cell in machine code instead of one torch
 call per row of the matrix. A row of a few hundred cells is too short for torch's per-call
-overhead to pay off: the batched torch loop spent ~35 ms on 32 candidates of 169 x 300 states
-where this spends a few (benchmarks/README.md section 8), and the pitch stage aligns K such
-matrices for every query. Both functions give what the torch code gave, cell for cell (float32
-throughout, the same tie-breaking), which tests/retrieval/test_alignment_kernel.py checks
-against a plain restatement.
+overhead to pay off, and the pitch stage aligns K such matrices for every query.
+
+Written so the compiler vectorises the row loops: a path steps (1, 1), (2, 1) or (1, 2), so a
+cell reads only the two rows before its own, and every cell of a row can be computed at once
+(selects, not branches); the row's best cell is then looked for in a second, separate loop.
+The mutual-neighbour marks need each row's and each column's k-th largest similarity: a
+histogram of the row's values finds the bin that holds it and a sort of that bin's few values
+the value itself (two passes over the row, no heap; exact). tests/retrieval/test_alignment_kernel.py
+checks every function against a plain restatement of its definition, ties included.
 
 Compiled on first use and cached beside this file (`cache=True`), so a process pays the
 compilation once per install, not once per query.
@@ -18,7 +22,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["best_local_paths", "mutual_neighbour_matrix"]
+__all__ = ["best_local_paths", "kth_largest_of_rows", "marked_local_path"]
+
+_BINS = 1024  # histogram bins over [-1, 1] (cosine similarities): a bin holds a few values,
+# and clearing the counts for every row stays cheaper than a row of a short recording
 
 
 @numba.njit(cache=True, nogil=True)
@@ -29,103 +36,150 @@ def best_local_paths(
     path; cells at or beyond `query_len[b]`, `ref_len[b]` are never on one): its total gain
     `(B,)` float32, and its first and last cell `(B,)` int64 each (query_first, query_last,
     ref_first, ref_last). A path steps (1, 1), (2, 1) or (1, 2) (query, reference; on a tie the
-    first of these is followed), never drops below 0 (it starts
-    afresh where extending would not gain), and the best is the first cell of the highest total
-    in row-major order ((0, 0) when no cell gains)."""
-    n, tq_max, tr_max = gain.shape
+    first of these is followed), never drops below 0 (it starts afresh where extending would
+    not gain), and the best is the first cell of the highest total in row-major order ((0, 0)
+    when no cell gains)."""
+    n = gain.shape[0]
     total = np.zeros(n, dtype=np.float32)
     query_first = np.zeros(n, dtype=np.int64)
     query_last = np.zeros(n, dtype=np.int64)
     ref_first = np.zeros(n, dtype=np.int64)
     ref_last = np.zeros(n, dtype=np.int64)
-    zero = np.float32(0.0)
-    # A cell reads only the two rows before it: three rows kept, in turn (row r in r % 3), so
-    # the tables stay in cache whatever the recordings' length; each with two zero columns in
-    # front, so every step reads a cell. The rows before the first are zeros.
-    score = np.zeros((3, tr_max + 2), dtype=np.float32)
-    start_i = np.zeros((3, tr_max + 2), dtype=np.int64)
-    start_j = np.zeros((3, tr_max + 2), dtype=np.int64)
     for b in range(n):
         tq, tr = query_len[b], ref_len[b]
-        score[:] = zero
-        top, top_i, top_j, top_from_i, top_from_j = zero, 0, 0, 0, 0
-        for i in range(tq):
-            here, up, up2 = i % 3, (i + 2) % 3, (i + 1) % 3  # rows i, i - 1, i - 2
-            for j in range(tr):
-                col = j + 2
-                best = score[up, col - 1]
-                from_i, from_j = start_i[up, col - 1], start_j[up, col - 1]
-                other = score[up2, col - 1]
-                if other > best:
-                    best = other
-                    from_i, from_j = start_i[up2, col - 1], start_j[up2, col - 1]
-                other = score[up, col - 2]
-                if other > best:
-                    best = other
-                    from_i, from_j = start_i[up, col - 2], start_j[up, col - 2]
-                if best <= zero:  # no path worth extending: one starts here
-                    best, from_i, from_j = zero, i, j
-                value = best + gain[b, i, j]
-                value = max(value, zero)
-                score[here, col] = value
-                start_i[here, col], start_j[here, col] = from_i, from_j
-                if value > top:
-                    top, top_i, top_j, top_from_i, top_from_j = value, i, j, from_i, from_j
-        total[b] = top
-        query_last[b], ref_last[b] = top_i, top_j
-        query_first[b], ref_first[b] = top_from_i, top_from_j
+        if tq < 1 or tr < 1:
+            continue
+        found = _best_path(np.ascontiguousarray(gain[b, :tq, :tr]))
+        total[b], query_first[b], query_last[b], ref_first[b], ref_last[b] = found
     return total, query_first, query_last, ref_first, ref_last
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _keep_largest(kept: np.ndarray, row: int, value: np.float32) -> np.float32:
-    """Into `kept[row]` (a min-heap of the k largest values so far: `kept[row, 0]` the k-th),
-    `value`, known to be larger than `kept[row, 0]`, in place of the k-th; returns the new k-th."""
-    size = kept.shape[1]
-    position = 0
-    while True:  # sift the new value down to its place
-        child = 2 * position + 1
-        if child >= size:
-            break
-        if child + 1 < size and kept[row, child + 1] < kept[row, child]:
-            child += 1
-        if kept[row, child] >= value:
-            break
-        kept[row, position] = kept[row, child]
-        position = child
-    kept[row, position] = value
-    return kept[row, 0]
+@numba.njit(cache=True, nogil=True)
+def marked_local_path(
+    sim: np.ndarray, row_floor: np.ndarray, col_floor: np.ndarray, hit: float, miss: float
+) -> tuple[np.float32, int, int, int, int]:
+    """The best local path (as `best_local_paths`) through one `(Tq, Tr)` float32 similarity
+    matrix binarised by mutual neighbours: a cell gains `hit` where its similarity is at least
+    its row's `row_floor[i]` and its column's `col_floor[j]` (both k-th largest: the cell is
+    among the closest of each), else `miss` (negative). Returns the total and the path's
+    query_first, query_last, ref_first, ref_last."""
+    tq, tr = sim.shape
+    gain_row = np.empty(tr, dtype=np.float32)
+    hit, miss = np.float32(hit), np.float32(miss)
+    score, start = _path_tables(tr)
+    top, top_cell, top_from = np.float32(0.0), 0, 0
+    for i in range(tq):
+        floor = row_floor[i]
+        for j in range(tr):
+            value = sim[i, j]
+            gain_row[j] = hit if (value >= floor) & (value >= col_floor[j]) else miss
+        here = _extend_row(i, gain_row, score, start)
+        j = _row_top(score[here], tr, top)
+        if j >= 0:
+            top, top_cell, top_from = score[here, j + 2], i * tr + j, start[here, j + 2]
+    return _path_ends(top, top_cell, top_from, tr)
 
 
 @numba.njit(cache=True, nogil=True)
-def mutual_neighbour_matrix(sim: np.ndarray, ref_len: np.ndarray, kappa: float) -> np.ndarray:
-    """`(B, Tq, Tr)` float32 similarities -> 1.0 where a cell is among the `int(kappa * Tr)`
-    closest of its row and the `int(kappa * Tq)` closest of its column (at least one each;
-    Tr and Tq the padded sizes, ties kept), else 0.0; a candidate's columns from `ref_len[b]`
-    on are padding, never closest and never 1. One pass keeps each row's and each column's k
-    largest in a heap, and each one's k-th in an array of its own (most values are passed over
-    at one comparison with it, read from cache)."""
-    n, tq, tr = sim.shape
-    k_row = max(1, int(kappa * tr))
-    k_col = max(1, int(kappa * tq))
-    out = np.zeros((n, tq, tr), dtype=np.float32)
-    for b in range(n):
-        valid = ref_len[b]
-        # padding counts as -inf: a row of fewer than k valid cells keeps every one
-        row_kept = np.full((tq, k_row), -np.inf, dtype=np.float32)
-        col_kept = np.full((valid, k_col), -np.inf, dtype=np.float32)
-        row_floor = np.full(tq, -np.inf, dtype=np.float32)
-        col_floor = np.full(valid, -np.inf, dtype=np.float32)
-        for i in range(tq):
-            for j in range(valid):
-                value = sim[b, i, j]
-                if value > row_floor[i]:
-                    row_floor[i] = _keep_largest(row_kept, i, value)
-                if value > col_floor[j]:
-                    col_floor[j] = _keep_largest(col_kept, j, value)
-        for i in range(tq):
-            for j in range(valid):
-                value = sim[b, i, j]
-                if value >= row_floor[i] and value >= col_floor[j]:
-                    out[b, i, j] = 1.0
+def kth_largest_of_rows(values: np.ndarray, k: int) -> np.ndarray:
+    """`(T, N)` float32 (cosine similarities, in [-1, 1]) -> `(T,)` the k-th largest value of
+    each row (`np.sort(row)[-k]`; -inf when the row has fewer than k values). A histogram of
+    the row over `_BINS` bins finds the bin holding it, a sort of that bin's values the value;
+    values outside [-1, 1] fall in the end bins and are still ranked exactly."""
+    rows, n = values.shape
+    out = np.full(rows, -np.inf, dtype=np.float32)
+    if k < 1 or k > n:
+        return out
+    counts = np.zeros(_BINS, dtype=np.int32)
+    bins = np.empty(n, dtype=np.int32)
+    held = np.empty(n, dtype=np.float32)
+    scale = np.float32(_BINS / 2)
+    for i in range(rows):
+        row = values[i]
+        for j in range(n):  # every value's bin first: this loop is vectorised
+            place = np.int32((row[j] + np.float32(1.0)) * scale)
+            bins[j] = min(max(place, 0), _BINS - 1)
+        counts[:] = 0
+        for j in range(n):
+            counts[bins[j]] += 1
+        above, b = 0, _BINS - 1  # values in the bins above b
+        while above + counts[b] < k:
+            above += counts[b]
+            b -= 1
+        m = 0
+        for j in range(n):
+            if bins[j] == b:
+                held[m] = row[j]
+                m += 1
+        out[i] = np.sort(held[:m])[m - (k - above)]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_path(gain: np.ndarray) -> tuple[np.float32, int, int, int, int]:
+    """`best_local_paths` of one `(Tq, Tr)` gain matrix."""
+    tq, tr = gain.shape
+    score, start = _path_tables(tr)
+    top, top_cell, top_from = np.float32(0.0), 0, 0
+    for i in range(tq):
+        here = _extend_row(i, gain[i], score, start)
+        j = _row_top(score[here], tr, top)
+        if j >= 0:
+            top, top_cell, top_from = score[here, j + 2], i * tr + j, start[here, j + 2]
+    return _path_ends(top, top_cell, top_from, tr)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _path_tables(tr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three rows of path totals and of where each path starts (cell i * Tr + j), kept in turn
+    (row i in i % 3: a cell reads only the two rows before it), each with two zero columns in
+    front so every step reads a cell; the rows before the first are zeros."""
+    return np.zeros((3, tr + 2), dtype=np.float32), np.zeros((3, tr + 2), dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _extend_row(i: int, gain_row: np.ndarray, score: np.ndarray, start: np.ndarray) -> int:
+    """Row i of the path tables from rows i - 1 and i - 2: each cell extends the best of its
+    (1, 1), (2, 1), (1, 2) predecessors (the first on a tie) or starts afresh where none is
+    above 0, and never drops below 0. No cell of the row reads another, so the loop is
+    vectorised. Returns the row's slot in the tables."""
+    here, up, up2 = i % 3, (i + 2) % 3, (i + 1) % 3
+    zero = np.float32(0.0)
+    s_up, s_up2, s_here = score[up], score[up2], score[here]
+    f_up, f_up2, f_here = start[up], start[up2], start[here]
+    width = len(gain_row)
+    base = i * width
+    for j in range(width):
+        best, first = s_up[j + 1], f_up[j + 1]  # (1, 1)
+        other, other_first = s_up2[j + 1], f_up2[j + 1]  # (2, 1)
+        last, last_first = s_up[j], f_up[j]  # (1, 2)
+        first = other_first if other > best else first
+        best = other if other > best else best
+        first = last_first if last > best else first
+        best = last if last > best else best
+        first = base + j if best <= zero else first
+        best = zero if best <= zero else best
+        value = best + gain_row[j]
+        s_here[j + 2] = value if value > zero else zero
+        f_here[j + 2] = first
+    return here
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_top(score_row: np.ndarray, tr: int, top: np.float32) -> int:
+    """The first cell of the row whose total is its highest, where that is above `top`; -1
+    where none is (a max first, vectorised; the place only when it is needed)."""
+    best = np.float32(0.0)
+    for j in range(tr):
+        best = max(best, score_row[j + 2])
+    if best > top:
+        for j in range(tr):
+            if score_row[j + 2] == best:
+                return j
+    return -1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _path_ends(top, top_cell: int, top_from: int, tr: int) -> tuple[np.float32, int, int, int, int]:
+    """The total and query_first, query_last, ref_first, ref_last of the best path."""
+    return top, top_from // tr, top_cell // tr, top_from % tr, top_cell % tr

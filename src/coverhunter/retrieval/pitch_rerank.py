@@ -3,8 +3,8 @@
 The model's embeddings tell versions apart only as far as training taught them; where versions are
 re-harmonised (same melody, other chords and accompaniment) a model trained on a few works does
 not, while an alignment of the two recordings' pitch classes does (Serra et al. 2009). Qmax's
-recipe, on the alignment of `retrieval/rerank.py` (`local_alignment`), batched over the
-candidates:
+recipe, with the local alignment of `retrieval/rerank.py` (`local_alignment`), one candidate at
+a time in compiled loops (`retrieval/alignment_kernel.py`):
 
 1. each chroma sequence (`audio/chroma.py`, stored for the gallery at index time) averaged to a
    low frame rate, its frames scaled to unit length;
@@ -12,7 +12,8 @@ candidates:
    mean chroma that best matches the query's);
 3. `stack` consecutive frames delay-embedded into one state (a state is a short phrase);
 4. the states' cosine similarities binarised by mutual nearest neighbours: 1 where a pair is
-   among the `kappa` share of the closest in its row and in its column (Qmax's cross-recurrence);
+   among the `kappa` share of the closest in its row (`kappa` times the candidate's states) and
+   in its column (times the query's) (Qmax's cross-recurrence);
 5. the local alignment of that 0/1 matrix with `match_threshold`: a match gains
    `1 - match_threshold`, a mismatch costs `match_threshold`.
 
@@ -25,15 +26,19 @@ each, on the chroma's own rate (a few frames a second), finer than the embedding
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
-from coverhunter.retrieval.alignment_kernel import mutual_neighbour_matrix
-from coverhunter.retrieval.rerank import Alignment, Reranked, local_alignment, pad_sequences
+from coverhunter.retrieval.alignment_kernel import (
+    best_local_paths,
+    kth_largest_of_rows,
+    marked_local_path,
+)
+from coverhunter.retrieval.rerank import Alignment, Reranked
 
 __all__ = [
     "PitchSettings",
@@ -148,58 +153,73 @@ def stacked_states(chroma: torch.Tensor, stack: int) -> torch.Tensor:
     return torch.nn.functional.normalize(states, dim=1)
 
 
-def mutual_neighbours(sim: torch.Tensor, ref_len: torch.Tensor, kappa: float) -> torch.Tensor:
-    """`(B, Tq, Tr)` similarities -> 1.0 where a cell is among the `kappa` share of the closest
-    of its row and of its column (a candidate's padding never), else 0.0 (compiled:
-    `retrieval/alignment_kernel.py`)."""
-    marked = mutual_neighbour_matrix(
-        sim.float().cpu().contiguous().numpy(), ref_len.numpy().astype(np.int64), float(kappa)
-    )
-    return torch.from_numpy(marked)
-
-
 def pitch_alignment(
-    query: torch.Tensor,
-    candidates: Sequence[torch.Tensor],
-    settings: PitchSettings,
-    batch: int = 32,
+    query: torch.Tensor, candidates: Sequence[torch.Tensor], settings: PitchSettings
 ) -> Alignment:
     """The best local path of the query's chroma `(Tq, 12)` with each candidate's `(T_b, 12)`
     (both `chroma_sequence`s; see the module doc), `(B,)` each: the score, the path's total gain
     over the most the query's states could gain, in [0, 1] (within one query the order of the
     total gain, as Qmax's; across queries, a share of the query); its first and last state in
-    the query and in the candidate. Candidates are aligned `batch` at a time (the alignment keeps
-    three `(batch, Tq, Tr)` tables: 1.2 GB for 4-minute recordings at 100 a time)."""
+    the query and in the candidate. One candidate at a time: its `(Tq, T_b)` similarities (14 MB
+    for two 4-minute recordings) are made, binarised and aligned while they are in cache."""
     assert len(candidates) > 0, "no candidates to align"
-    query_states = stacked_states(query, settings.stack)
-    transposed = transposed_to(query, candidates)
-    parts = []
-    for first in range(0, len(transposed), batch):
-        refs, ref_len = pad_sequences(
-            [stacked_states(c, settings.stack) for c in transposed[first : first + batch]]
-        )
-        sim = torch.einsum("qd,brd->bqr", query_states, refs)
-        if settings.kappa:
-            sim = mutual_neighbours(sim, ref_len, settings.kappa)
-        query_len = torch.full((len(refs),), len(query_states), dtype=torch.long)
-        found = local_alignment(sim, query_len, ref_len, settings.match_threshold)
-        # local_alignment's score is per step of the shorter sequence: back to the total, then
-        # over the query's own length
-        shorter = torch.minimum(query_len, ref_len).float()
-        parts.append(replace(found, score=found.score * shorter / float(len(query_states))))
+    query_states = stacked_states(query, settings.stack).numpy()
+    ref_states = [
+        stacked_states(chroma, settings.stack).numpy()
+        for chroma in transposed_to(query, candidates)
+    ]
+    # one pair's similarities and their transpose, in two buffers every pair reuses: fresh
+    # arrays of this size cost more in page faults than the alignment itself
+    size = len(query_states) * max(len(states) for states in ref_states)
+    buffers = np.empty(size, dtype=np.float32), np.empty(size, dtype=np.float32)
+    found = [_aligned_states(query_states, states, settings, buffers) for states in ref_states]
+    score, query_first, query_last, ref_first, ref_last = zip(*found, strict=True)
     return Alignment(
-        **{f.name: torch.cat([getattr(part, f.name) for part in parts]) for f in fields(Alignment)}
+        score=torch.tensor(score, dtype=torch.float32),
+        query_first=torch.tensor(query_first, dtype=torch.long),
+        query_last=torch.tensor(query_last, dtype=torch.long),
+        ref_first=torch.tensor(ref_first, dtype=torch.long),
+        ref_last=torch.tensor(ref_last, dtype=torch.long),
     )
 
 
-def pitch_alignment_scores(
-    query: torch.Tensor,
-    candidates: Sequence[torch.Tensor],
+def _aligned_states(
+    query_states: np.ndarray,
+    ref_states: np.ndarray,
     settings: PitchSettings,
-    batch: int = 32,
+    buffers: tuple[np.ndarray, np.ndarray],
+) -> tuple[float, int, int, int, int]:
+    """One pair's `pitch_alignment`: score, query_first, query_last, ref_first, ref_last. With
+    `kappa`, a cell is a match where it is among the `kappa` share of the closest of its row
+    (`int(kappa * T_b)`, at least one) and of its column (`int(kappa * Tq)`); without, the
+    similarities less `match_threshold` are the gains. `buffers`: two float32 arrays of at
+    least Tq * Tr values, written over."""
+    threshold = settings.match_threshold
+    tq, tr = len(query_states), len(ref_states)
+    sim = buffers[0][: tq * tr].reshape(tq, tr)
+    np.matmul(query_states, ref_states.T, out=sim)  # cosine similarities of the unit states
+    if settings.kappa:
+        row_floor = kth_largest_of_rows(sim, max(1, int(settings.kappa * tr)))
+        # the columns' on a transposed copy of the same values, so that ties stay ties
+        transposed = buffers[1][: tq * tr].reshape(tr, tq)
+        np.copyto(transposed, sim.T)
+        col_floor = kth_largest_of_rows(transposed, max(1, int(settings.kappa * tq)))
+        top, *ends = marked_local_path(sim, row_floor, col_floor, 1.0 - threshold, -threshold)
+    else:
+        found = best_local_paths(
+            (sim - threshold)[None], np.array([tq], np.int64), np.array([tr], np.int64)
+        )
+        top, *ends = (part[0] for part in found)
+    # the total gain over the most the query's states could gain (a share of the query)
+    score = min(float(top) / (1.0 - threshold), float(min(tq, tr))) / tq
+    return (score, *(int(end) for end in ends))
+
+
+def pitch_alignment_scores(
+    query: torch.Tensor, candidates: Sequence[torch.Tensor], settings: PitchSettings
 ) -> torch.Tensor:
     """`(B,)` the scores of `pitch_alignment` alone."""
-    return pitch_alignment(query, candidates, settings, batch).score
+    return pitch_alignment(query, candidates, settings).score
 
 
 def pitch_segment_seconds(
