@@ -7,8 +7,8 @@ query's key by the optimal transposition index of the two mean chromas, a cross-
 binarised by mutual nearest neighbours (`--kappa`: the share of each row's and column's closest
 pairs kept; 0: cosine similarity as it is), a match gaining `1 - threshold` and a mismatch
 costing `threshold`. Features: `cqt` folds the feature store's log-CQT (`--octaves` FIRST LAST:
-the octaves folded, the lowest leave out the bass); `hpcp` is Essentia's HPCP of the audio (the
-Qmax row's, `evaluation/qmax.py`; needs the `qmax` extra and the collection's audio). Every
+the octaves folded, the lowest leave out the bass); `hpcp` is the HPCP of the audio
+(`audio/hpcp.py`, Essentia's, as the Qmax row's; needs the collection's audio). Every
 recording of the split is a query against the others; mAP overall and on the evaluation's Qmax
 queries (`evaluation.qmax.max_queries`, seeded as in the run), with the time per pair, and where
 the path places the true pairs: the share whose start lies within `--hop` seconds of the
@@ -30,9 +30,10 @@ from _catalog import load_split_features
 
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
 from coverhunter.audio.cqt import CQTConfig
+from coverhunter.audio.hpcp import hpcp
 from coverhunter.audio.io import load_audio, peak_normalise
 from coverhunter.evaluation.metrics import mirex_metrics
-from coverhunter.evaluation.qmax import hpcp_features, metrics_on_queries, stratified_queries
+from coverhunter.evaluation.qmax import metrics_on_queries, stratified_queries
 from coverhunter.retrieval.pitch_rerank import PitchSettings, pitch_alignment
 
 
@@ -115,9 +116,7 @@ def main() -> None:
         chromas = [cached[p] for p in perf_ids]
     else:
         path_of = split.manifest.set_index("perf_id").path
-        chromas = [
-            hpcp_features(peak_normalise(load_audio(path_of[p], 16000)), 16000) for p in perf_ids
-        ]
+        chromas = [hpcp(peak_normalise(load_audio(path_of[p], 16000)), 16000) for p in perf_ids]
         if args.hpcp_cache:
             np.savez(args.hpcp_cache, **dict(zip(perf_ids, chromas, strict=True)))
     chromas = [torch.from_numpy(averaged_frames(c, args.average)) for c in chromas]

@@ -1,18 +1,15 @@
 """The pitch stage's chroma of a recording (serving/chroma.py), from the CQT and from the audio."""
 
-import logging
 import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 import soundfile as sf
 import torch
 
 from coverhunter.audio.cqt import CQTConfig, CQTExtractor, log_cqt
-from coverhunter.evaluation.qmax import essentia_available
 from coverhunter.retrieval.pitch_rerank import PitchSettings, chroma_sequence
-from coverhunter.serving.chroma import performance_chromas, recording_chroma, usable_rerank
+from coverhunter.serving.chroma import performance_chromas, recording_chroma
 
 RATE = 16000
 
@@ -31,7 +28,6 @@ def test_the_cqt_source_is_the_chroma_of_the_stored_cqt():
     )
 
 
-@pytest.mark.skipif(not essentia_available(), reason="the qmax extra (Essentia) is not installed")
 def test_the_hpcp_source_reads_the_audio_and_averages_its_frames(tmp_path):
     # A4 (440 Hz): HPCP's bin 0 is A
     audio = _tone(440.0, 3.0)
@@ -46,12 +42,9 @@ def test_the_hpcp_source_reads_the_audio_and_averages_its_frames(tmp_path):
     assert np.bincount(chroma.argmax(1).numpy()).argmax() == 0
 
 
-def test_without_essentia_the_hpcp_stage_is_left_out_not_the_run(monkeypatch, caplog):
-    rerank = {"k": 5, "pitch": {"enabled": True, "source": "hpcp"}}
-    cqt_rerank = {"k": 5, "pitch": {"enabled": True, "source": "cqt"}}
+def test_the_hpcp_source_needs_no_essentia(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "essentia", None)  # what `import essentia` meets without it
-    with caplog.at_level(logging.WARNING):
-        off = usable_rerank(rerank)
-    assert off["pitch"] == {"enabled": False, "source": "hpcp"} and rerank["pitch"]["enabled"]
-    assert "pip install" in caplog.text
-    assert usable_rerank(cqt_rerank) is cqt_rerank  # the CQT's chroma needs no Essentia
+    monkeypatch.setitem(sys.modules, "essentia.standard", None)
+    settings = PitchSettings(source="hpcp", average_frames=1)
+    chroma = recording_chroma(np.zeros((1, 96)), _tone(440.0, 2.0), RATE, settings)
+    assert chroma.shape[1] == 12 and np.bincount(chroma.argmax(1).numpy()).argmax() == 0

@@ -58,7 +58,7 @@ __all__ = [
 class PitchSettings:
     """The pitch stage (`rerank.pitch` in conf/base/parameters_indexing.yml): `enabled`; `weight`
     the pitch score's share of the final score when no validation works choose it; `source`
-    `cqt` (`audio/chroma.py`'s chroma of the stored CQT) or `hpcp` (Essentia's HPCP of the
+    `cqt` (`audio/chroma.py`'s chroma of the stored CQT) or `hpcp` (the HPCP of the
     audio, `serving/chroma.py`); `chroma` that function's settings and `average_frames` its
     frames averaged into one;
     `stack` frames a state, `kappa` the share of closest pairs kept per row and column (0:
@@ -106,7 +106,7 @@ class PitchSettings:
         return replace(self, locate={}, **changed) if changed else None
 
     def frame_s(self, sample_rate: int, cqt_frame_rate: float) -> float:
-        """Seconds between two frames of the chroma sequence: the source's hop (Essentia's
+        """Seconds between two frames of the chroma sequence: the source's hop (HPCP's
         `hop_size` samples at `sample_rate` for `hpcp`, a CQT frame for `cqt`) times
         `average_frames`."""
         if self.source == "hpcp":

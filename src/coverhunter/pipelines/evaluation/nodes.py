@@ -58,7 +58,7 @@ from coverhunter.retrieval.gallery import ChunkSettings
 from coverhunter.retrieval.index import ChunkIndex
 from coverhunter.retrieval.pitch_rerank import PitchSettings, chromas_from_table
 from coverhunter.retrieval.rerank import RerankSettings, sequences_from_table
-from coverhunter.serving.chroma import performance_chromas, usable_rerank
+from coverhunter.serving.chroma import performance_chromas
 from coverhunter.serving.pyfunc import alias_version, log_and_register, version_tagged
 
 logger = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def calibrate_decision(
     """The fusion weight and the decision thresholds, fitted on the validation works
     (`evaluation.calibration`, see evaluation/calibration.py); stored beside the index. Without
     two validation works of two versions each: the parameter's weight and no thresholds."""
-    settings = RerankSettings(**usable_rerank(rerank))
+    settings = RerankSettings(**rerank)
     calibration = evaluation["calibration"]
     rows = manifest[manifest.split.isin(calibration["splits"])]
     rows = rows[rows.perf_id.isin(set(cqt_features.table.perf_id))]
@@ -299,7 +299,7 @@ def _chroma_frame_s(pitch: PitchSettings, feature_cqt: dict) -> float:
 
 def _calibrated(rerank: dict, decision_calibration: dict) -> RerankSettings:
     """The re-rank's settings with the weights fitted on the validation works."""
-    pitch = {**(usable_rerank(rerank).get("pitch") or {})}
+    pitch = {**(rerank.get("pitch") or {})}
     if "pitch_weight" in decision_calibration:
         pitch["weight"] = decision_calibration["pitch_weight"]
     return RerankSettings(

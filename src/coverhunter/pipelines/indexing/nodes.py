@@ -29,7 +29,7 @@ from coverhunter.retrieval.gallery import (
 from coverhunter.retrieval.index import ChunkIndex
 from coverhunter.retrieval.pitch_rerank import PitchSettings, chroma_table
 from coverhunter.retrieval.rerank import RerankSettings
-from coverhunter.serving.chroma import performance_chromas, usable_rerank
+from coverhunter.serving.chroma import performance_chromas
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def chroma_gallery(
     `retrieval/pitch_rerank.py`; stored for the reason the sequences are): from their stored CQT,
     or for `rerank.pitch.source: hpcp` from their audio (`serving/chroma.py`); none (an empty
     table) when the stage is off."""
-    settings = PitchSettings.of(usable_rerank(rerank).get("pitch"))
+    settings = PitchSettings.of(rerank.get("pitch"))
     if not settings.enabled:  # nothing to align: no chroma made (HPCP reads every recording)
         return chroma_table([], [], [])
     perf_ids = list(gallery_embeddings.perf_id)

@@ -32,7 +32,7 @@ from coverhunter.retrieval.rerank import (
     sequences_from_table,
 )
 from coverhunter.retrieval.works import rank_works_reranked, shown_positions
-from coverhunter.serving.chroma import recording_chroma, usable_rerank
+from coverhunter.serving.chroma import recording_chroma
 from coverhunter.serving.query import embed_audio_file
 
 logger = logging.getLogger(__name__)
@@ -101,10 +101,10 @@ def _query_pitch(
     decision_calibration: dict | None,
 ) -> PitchSettings:
     """The pitch stage as the gallery's chromas were made (index info) at the calibrated weight;
-    off when `rerank.pitch` is, when its source needs Essentia and there is none, or when the
-    index has no chromas (made before the stage was, or with it off)."""
+    off when `rerank.pitch` is, or when the index has no chromas (made before the stage was, or
+    with it off)."""
     made = gallery_index_info.get("pitch_chroma")
-    params = {**(usable_rerank(rerank).get("pitch") or {}), **(made or {})}
+    params = {**(rerank.get("pitch") or {}), **(made or {})}
     if gallery_chroma is None or made is None or gallery_chroma.empty:
         params["enabled"] = False
     params["weight"] = (decision_calibration or {}).get("pitch_weight", params.get("weight", 0.5))
