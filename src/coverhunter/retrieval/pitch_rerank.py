@@ -160,18 +160,17 @@ def pitch_alignment(
     (both `chroma_sequence`s; see the module doc), `(B,)` each: the score, the path's total gain
     over the most the query's states could gain, in [0, 1] (within one query the order of the
     total gain, as Qmax's; across queries, a share of the query); its first and last state in
-    the query and in the candidate. One candidate at a time: its `(Tq, T_b)` similarities (14 MB
+    the query and in the candidate. One candidate at a time: its `(Tq, T_b)` similarities (3.5 MB
     for two 4-minute recordings) are made, binarised and aligned while they are in cache."""
     assert len(candidates) > 0, "no candidates to align"
-    query_states = stacked_states(query, settings.stack).numpy()
+    query_states = stacked_states(query, settings.stack)
     ref_states = [
-        stacked_states(chroma, settings.stack).numpy()
-        for chroma in transposed_to(query, candidates)
+        stacked_states(chroma, settings.stack) for chroma in transposed_to(query, candidates)
     ]
     # one pair's similarities and their transpose, in two buffers every pair reuses: fresh
     # arrays of this size cost more in page faults than the alignment itself
     size = len(query_states) * max(len(states) for states in ref_states)
-    buffers = np.empty(size, dtype=np.float32), np.empty(size, dtype=np.float32)
+    buffers = torch.empty(size), torch.empty(size)
     found = [_aligned_states(query_states, states, settings, buffers) for states in ref_states]
     score, query_first, query_last, ref_first, ref_last = zip(*found, strict=True)
     return Alignment(
@@ -184,24 +183,25 @@ def pitch_alignment(
 
 
 def _aligned_states(
-    query_states: np.ndarray,
-    ref_states: np.ndarray,
+    query_states: torch.Tensor,
+    ref_states: torch.Tensor,
     settings: PitchSettings,
-    buffers: tuple[np.ndarray, np.ndarray],
+    buffers: tuple[torch.Tensor, torch.Tensor],
 ) -> tuple[float, int, int, int, int]:
     """One pair's `pitch_alignment`: score, query_first, query_last, ref_first, ref_last. With
     `kappa`, a cell is a match where it is among the `kappa` share of the closest of its row
     (`int(kappa * T_b)`, at least one) and of its column (`int(kappa * Tq)`); without, the
-    similarities less `match_threshold` are the gains. `buffers`: two float32 arrays of at
+    similarities less `match_threshold` are the gains. `buffers`: two float32 tensors of at
     least Tq * Tr values, written over."""
     threshold = settings.match_threshold
     tq, tr = len(query_states), len(ref_states)
-    sim = buffers[0][: tq * tr].reshape(tq, tr)
-    np.matmul(query_states, ref_states.T, out=sim)  # cosine similarities of the unit states
+    # cosine similarities of the unit states; torch's product, which keeps to the threads the
+    # process allows (numpy's BLAS would start its own)
+    sim = torch.mm(query_states, ref_states.T, out=buffers[0][: tq * tr].view(tq, tr)).numpy()
     if settings.kappa:
         row_floor = kth_largest_of_rows(sim, max(1, int(settings.kappa * tr)))
         # the columns' on a transposed copy of the same values, so that ties stay ties
-        transposed = buffers[1][: tq * tr].reshape(tr, tq)
+        transposed = buffers[1][: tq * tr].numpy().reshape(tr, tq)
         np.copyto(transposed, sim.T)
         col_floor = kth_largest_of_rows(transposed, max(1, int(settings.kappa * tq)))
         top, *ends = marked_local_path(sim, row_floor, col_floor, 1.0 - threshold, -threshold)
