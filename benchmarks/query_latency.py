@@ -298,14 +298,22 @@ def chosen_configs(args: argparse.Namespace) -> dict[str, CoverHunterConfig]:
 
 
 def model_rows(
-    config: CoverHunterConfig, features: np.ndarray, chunk_frames: int, repeats: int, threads: int
+    config: CoverHunterConfig,
+    features: np.ndarray,
+    chunk_frames: int,
+    min_tail_frames: int,
+    repeats: int,
+    threads: int,
 ) -> dict[str, tuple[Timing, float]]:
-    """Per variant: (timing, worst cosine to float32), through `inference_embed_fn`."""
+    """Per variant: (timing, worst cosine to float32), through `inference_embed_fn`; a tail
+    chunk shorter than `min_tail_frames` left out, as indexing and identify leave it."""
     model = CoverHunter(config, generator=torch.Generator().manual_seed(0)).eval()
     n_chunks = -(-features.shape[0] // chunk_frames)
 
     def embed(fn, batch_size=n_chunks):
-        return embed_track_chunks(fn, features, chunk_frames, batch_size=batch_size)
+        return embed_track_chunks(
+            fn, features, chunk_frames, batch_size=batch_size, min_tail_frames=min_tail_frames
+        )
 
     reference = embed(model.embed)
     results = {}
@@ -578,11 +586,15 @@ def rerank_rows(
     return rows
 
 
-def pitch_settings() -> PitchSettings:
-    """The project's `rerank.pitch` (conf/base/parameters_indexing.yml), switched on."""
+def indexing_params() -> dict:
+    """The project's conf/base/parameters_indexing.yml: what its search runs with."""
     conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_indexing.yml"
-    pitch = yaml.safe_load(conf.read_text())["rerank"]["pitch"]
-    return PitchSettings.of({**pitch, "enabled": True})
+    return yaml.safe_load(conf.read_text())
+
+
+def pitch_settings() -> PitchSettings:
+    """The project's `rerank.pitch`, switched on."""
+    return PitchSettings.of({**indexing_params()["rerank"]["pitch"], "enabled": True})
 
 
 def pitch_rows(features: np.ndarray, audio: np.ndarray, rate: int, args) -> list[list[str]]:
@@ -856,9 +868,12 @@ def main() -> None:
 
     chunk_frames = round(45.0 * config.frame_rate)
     n_chunks = -(-features.shape[0] // chunk_frames)
+    min_tail = round(indexing_params()["indexing"]["min_tail_s"] * config.frame_rate)
     chosen_models = {}
     for config_name, model_config in chosen_configs(args).items():
-        rows = model_rows(model_config, features, chunk_frames, args.repeats, args.threads)
+        rows = model_rows(
+            model_config, features, chunk_frames, min_tail, args.repeats, args.threads
+        )
         size = (
             f"{model_config.n_blocks} x {model_config.d_model}, FFN {model_config.ffn_dim}, "
             f"subsampling {model_config.subsampling_channels or model_config.d_model} channels"

@@ -3,12 +3,16 @@ what they compute, cell by cell, on small random matrices with padding and ties.
 
 import numpy as np
 import pytest
+import torch
 
 from coverhunter.retrieval.alignment_kernel import (
     best_local_paths,
+    kth_largest_of_columns,
     kth_largest_of_rows,
     marked_local_path,
+    stacked_similarities,
 )
+from coverhunter.retrieval.pitch_rerank import stacked_states
 
 
 def _plain_best_path(gain: np.ndarray, tq: int, tr: int):
@@ -69,6 +73,28 @@ def test_kth_largest_of_rows_is_the_sorted_rows_kth():
         expected = np.sort(values, axis=1)[:, -k]
         np.testing.assert_array_equal(kth_largest_of_rows(values, k), expected)
     assert np.all(kth_largest_of_rows(values, 58) == -np.inf)  # fewer values than k
+
+
+def test_kth_largest_of_columns_is_that_of_the_transposes_rows():
+    rng = np.random.default_rng(10)
+    values = ((rng.uniform(-1, 1, size=(23, 70)) * 4).round() / 4).astype(np.float32)  # ties
+    for k in (1, 3, 23):  # 70 columns: two full tiles of 32 and a part
+        expected = kth_largest_of_rows(np.ascontiguousarray(values.T), k)
+        np.testing.assert_array_equal(kth_largest_of_columns(values, k), expected)
+
+
+@pytest.mark.parametrize(("tq", "tr", "stack"), [(30, 41, 8), (5, 20, 8), (3, 2, 8), (12, 12, 1)])
+def test_stacked_similarities_are_the_states_cosines(tq, tr, stack):
+    rng = np.random.default_rng(tq * tr)
+    query = torch.from_numpy(rng.random((tq, 12)).astype(np.float32))
+    ref = torch.from_numpy(rng.random((tr, 12)).astype(np.float32))
+    query[4 % tq] = 0.0  # a silent frame: no length, and its states shorter
+    expected = (stacked_states(query, stack) @ stacked_states(ref, stack).T).numpy()
+    unit_q, unit_r = (torch.nn.functional.normalize(x, dim=1) for x in (query, ref))
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    present_q, present_r = ((x.abs().sum(1) > 0).float().numpy() for x in (unit_q, unit_r))
+    stacked_similarities((unit_q @ unit_r.T).numpy(), present_q, present_r, stack, out)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("kappa", [0.05, 0.1, 0.3])

@@ -22,8 +22,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["best_local_paths", "kth_largest_of_rows", "marked_local_path"]
+__all__ = [
+    "best_local_paths",
+    "kth_largest_of_columns",
+    "kth_largest_of_rows",
+    "marked_local_path",
+    "stacked_similarities",
+]
 
+_TILE_COLUMNS = 32  # columns transposed at a time for their k-th largest
 _BINS = 1024  # histogram bins over [-1, 1] (cosine similarities): a bin holds a few values,
 # and clearing the counts for every row stays cheaper than a row of a short recording
 
@@ -81,6 +88,49 @@ def marked_local_path(
 
 
 @numba.njit(cache=True, nogil=True)
+def stacked_similarities(
+    frame_sim: np.ndarray,
+    query_present: np.ndarray,
+    ref_present: np.ndarray,
+    stack: int,
+    out: np.ndarray,
+) -> None:
+    """Into `out` `(Tq, Tr)`: the cosine similarities of `stack`-frame states (`pitch_rerank.
+    stacked_states`: frames i.. of the query, j.. of the reference, each frame of unit length,
+    the state scaled to unit length) from those of their frames, `frame_sim` `(Tq', Tr')`
+    float32 (Tq = max(Tq' - stack + 1, 1)); `query_present` `(Tq',)`, `ref_present` `(Tr',)`
+    1 for a non-zero frame, else 0. State (i, j)'s similarity is the sum of `stack` cells down
+    the diagonal from (i, j) (frames past either end count 0) over the two states' lengths,
+    sqrt(their non-zero frames): `stack` times fewer multiplications than the states' own
+    product, and the loops over a row vectorised."""
+    tq_frames, tr_frames = frame_sim.shape
+    tq, tr = out.shape
+    query_scale = _state_scales(query_present, stack, tq)
+    ref_scale = _state_scales(ref_present, stack, tr)
+    for i in range(tq):
+        row = out[i]
+        row[:] = 0.0
+        for s in range(min(stack, tq_frames - i)):
+            frames = frame_sim[i + s]
+            for j in range(min(tr, tr_frames - s)):
+                row[j] += frames[j + s]
+        scale = query_scale[i]
+        for j in range(tr):
+            row[j] *= scale * ref_scale[j]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _state_scales(present: np.ndarray, stack: int, states: int) -> np.ndarray:
+    """`(states,)` 1 / sqrt(the non-zero frames of each state), 0 for a state of none."""
+    scale = np.zeros(states, dtype=np.float32)
+    for i in range(states):
+        count = present[i : i + stack].sum()
+        if count > 0:
+            scale[i] = np.float32(1.0) / np.sqrt(np.float32(count))
+    return scale
+
+
+@numba.njit(cache=True, nogil=True)
 def kth_largest_of_rows(values: np.ndarray, k: int) -> np.ndarray:
     """`(T, N)` float32 (cosine similarities, in [-1, 1]) -> `(T,)` the k-th largest value of
     each row (`np.sort(row)[-k]`; -inf when the row has fewer than k values). A histogram of
@@ -93,26 +143,59 @@ def kth_largest_of_rows(values: np.ndarray, k: int) -> np.ndarray:
     counts = np.zeros(_BINS, dtype=np.int32)
     bins = np.empty(n, dtype=np.int32)
     held = np.empty(n, dtype=np.float32)
-    scale = np.float32(_BINS / 2)
     for i in range(rows):
-        row = values[i]
-        for j in range(n):  # every value's bin first: this loop is vectorised
-            place = np.int32((row[j] + np.float32(1.0)) * scale)
-            bins[j] = min(max(place, 0), _BINS - 1)
-        counts[:] = 0
-        for j in range(n):
-            counts[bins[j]] += 1
-        above, b = 0, _BINS - 1  # values in the bins above b
-        while above + counts[b] < k:
-            above += counts[b]
-            b -= 1
-        m = 0
-        for j in range(n):
-            if bins[j] == b:
-                held[m] = row[j]
-                m += 1
-        out[i] = np.sort(held[:m])[m - (k - above)]
+        out[i] = _kth_largest(values[i], k, counts, bins, held)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def kth_largest_of_columns(values: np.ndarray, k: int) -> np.ndarray:
+    """`(T, N)` -> `(N,)` the k-th largest value of each column (`kth_largest_of_rows` of the
+    transpose), a block of columns at a time copied into a small transposed tile that stays
+    in cache (a whole transposed copy of a large matrix does not)."""
+    n, columns = values.shape
+    out = np.full(columns, -np.inf, dtype=np.float32)
+    if k < 1 or k > n:
+        return out
+    counts = np.zeros(_BINS, dtype=np.int32)
+    bins = np.empty(n, dtype=np.int32)
+    held = np.empty(n, dtype=np.float32)
+    tile = np.empty((_TILE_COLUMNS, n), dtype=np.float32)
+    for first in range(0, columns, _TILE_COLUMNS):
+        width = min(_TILE_COLUMNS, columns - first)
+        for i in range(n):
+            for c in range(width):
+                tile[c, i] = values[i, first + c]
+        for c in range(width):
+            out[first + c] = _kth_largest(tile[c], k, counts, bins, held)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _kth_largest(row: np.ndarray, k: int, counts: np.ndarray, bins: np.ndarray, held: np.ndarray):
+    """The k-th largest of `row` (k <= its length), by `counts` (`_BINS` zeros, left zero),
+    `bins` and `held` (scratch of the row's length)."""
+    n = len(row)
+    scale = np.float32(_BINS / 2)
+    for j in range(n):  # every value's bin first: this loop is vectorised
+        place = np.int32((row[j] + np.float32(1.0)) * scale)
+        bins[j] = min(max(place, 0), _BINS - 1)
+    for j in range(n):
+        counts[bins[j]] += 1
+    above, b = 0, _BINS - 1  # values in the bins above b
+    while above + counts[b] < k:
+        above += counts[b]
+        b -= 1
+    m = 0
+    for j in range(n):
+        if bins[j] == b:
+            held[m] = row[j]
+            m += 1
+    for j in range(n):  # the counts back to 0: as many writes as values, not bins
+        counts[bins[j]] = 0
+    chosen = held[:m]
+    chosen.sort()  # in place: a few values, and no new array for every row
+    return chosen[m - (k - above)]
 
 
 @numba.njit(cache=True, nogil=True)

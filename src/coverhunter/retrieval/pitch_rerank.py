@@ -35,8 +35,10 @@ import torch
 from coverhunter.audio.chroma import averaged_frames, cqt_chroma
 from coverhunter.retrieval.alignment_kernel import (
     best_local_paths,
+    kth_largest_of_columns,
     kth_largest_of_rows,
     marked_local_path,
+    stacked_similarities,
 )
 from coverhunter.retrieval.rerank import Alignment, Reranked
 
@@ -50,6 +52,7 @@ __all__ = [
     "pitch_segment_seconds",
     "stacked_states",
     "transposed_to",
+    "transposition_indices",
     "with_pitch_scores",
 ]
 
@@ -129,22 +132,30 @@ def chroma_sequence(log_cqt: np.ndarray, settings: PitchSettings) -> torch.Tenso
     return torch.from_numpy(averaged_frames(chroma, settings.average_frames))
 
 
-def transposed_to(query: torch.Tensor, candidates: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Each candidate `(T_b, 12)` rolled along pitch class to the query's `(Tq, 12)` key: the
-    roll whose mean chroma best matches the query's (the optimal transposition index)."""
+def transposition_indices(query: torch.Tensor, candidates: Sequence[torch.Tensor]) -> torch.Tensor:
+    """`(B,)` the roll along pitch class that takes each candidate `(T_b, 12)` to the query's
+    `(Tq, 12)` key: the one whose mean chroma best matches the query's (the optimal
+    transposition index; the smallest roll on a tie)."""
     assert query.ndim == 2, f"query must be (Tq, 12), got {tuple(query.shape)}"
     target = torch.nn.functional.normalize(query.float().mean(0), dim=0)
-    out = []
-    for chroma in candidates:
-        mean = torch.nn.functional.normalize(chroma.float().mean(0), dim=0)
-        rolls = torch.stack([torch.roll(mean, k) for k in range(len(mean))])
-        out.append(torch.roll(chroma.float(), int((rolls @ target).argmax()), dims=1))
-    return out
+    means = torch.stack([chroma.float().mean(0) for chroma in candidates])
+    means = torch.nn.functional.normalize(means, dim=1)
+    rolled = torch.stack([torch.roll(means, k, dims=1) for k in range(means.shape[1])])
+    return (rolled @ target).argmax(0)  # (12, B) -> (B,)
+
+
+def transposed_to(query: torch.Tensor, candidates: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Each candidate `(T_b, 12)` rolled along pitch class to the query's `(Tq, 12)` key
+    (`transposition_indices`)."""
+    shifts = transposition_indices(query, candidates).tolist()
+    return [torch.roll(c.float(), k, dims=1) for c, k in zip(candidates, shifts, strict=True)]
 
 
 def stacked_states(chroma: torch.Tensor, stack: int) -> torch.Tensor:
     """`(T, 12)` -> `(max(T - stack + 1, 1), 12 * stack)` unit rows, each `stack` frames long
-    (a sequence shorter than `stack` is one state of its frames, zero-filled)."""
+    (a sequence shorter than `stack` is one state of its frames, zero-filled): what the
+    alignment compares. `pitch_alignment` computes their cosine similarities without making
+    them (`alignment_kernel.stacked_similarities`)."""
     assert chroma.ndim == 2, f"chroma must be (T, 12), got {tuple(chroma.shape)}"
     unit = torch.nn.functional.normalize(chroma.float(), dim=1)
     if len(unit) < stack:
@@ -160,18 +171,32 @@ def pitch_alignment(
     (both `chroma_sequence`s; see the module doc), `(B,)` each: the score, the path's total gain
     over the most the query's states could gain, in [0, 1] (within one query the order of the
     total gain, as Qmax's; across queries, a share of the query); its first and last state in
-    the query and in the candidate. One candidate at a time: its `(Tq, T_b)` similarities (3.5 MB
-    for two 4-minute recordings) are made, binarised and aligned while they are in cache."""
+    the query and in the candidate.
+
+    One candidate at a time, the `(Tq, T_b)` similarities (3.5 MB for two 4-minute recordings)
+    made, binarised and aligned while they are in cache. The states' cosine similarities are
+    sums along the diagonals of the frames' (`stacked_states`' product, with `stack` times fewer
+    multiplications)."""
     assert len(candidates) > 0, "no candidates to align"
-    query_states = stacked_states(query, settings.stack)
-    ref_states = [
-        stacked_states(chroma, settings.stack) for chroma in transposed_to(query, candidates)
-    ]
-    # one pair's similarities and their transpose, in two buffers every pair reuses: fresh
-    # arrays of this size cost more in page faults than the alignment itself
-    size = len(query_states) * max(len(states) for states in ref_states)
+    stack = settings.stack
+    query_frames = torch.nn.functional.normalize(query.float(), dim=1)
+    # every candidate in the query's key and scaled to unit frames at once, then one by one
+    lengths = [len(chroma) for chroma in candidates]
+    shifts = transposition_indices(query, candidates).repeat_interleave(torch.tensor(lengths))
+    frames = torch.nn.functional.normalize(torch.cat([c.float() for c in candidates]), dim=1)
+    roll = (torch.arange(frames.shape[1])[None, :] - shifts[:, None]) % frames.shape[1]
+    ref_frames = frames.gather(1, roll).split(lengths)
+    present = (frames.abs().sum(1) > 0).float().numpy()  # a zero frame (silence) counts 0
+    ref_present = np.split(present, np.cumsum(lengths)[:-1])
+    query_present = (query_frames.abs().sum(1) > 0).float().numpy()
+    # one pair's frame and state similarities, in two buffers every pair
+    # reuses: fresh arrays of this size cost more in page faults than the alignment itself
+    size = max(len(query_frames), stack) * max(*lengths, stack)
     buffers = torch.empty(size), torch.empty(size)
-    found = [_aligned_states(query_states, states, settings, buffers) for states in ref_states]
+    found = [
+        _aligned(query_frames, query_present, ref, present, settings, buffers)
+        for ref, present in zip(ref_frames, ref_present, strict=True)
+    ]
     score, query_first, query_last, ref_first, ref_last = zip(*found, strict=True)
     return Alignment(
         score=torch.tensor(score, dtype=torch.float32),
@@ -182,9 +207,11 @@ def pitch_alignment(
     )
 
 
-def _aligned_states(
-    query_states: torch.Tensor,
-    ref_states: torch.Tensor,
+def _aligned(
+    query_frames: torch.Tensor,
+    query_present: np.ndarray,
+    ref_frames: torch.Tensor,
+    ref_present: np.ndarray,
     settings: PitchSettings,
     buffers: tuple[torch.Tensor, torch.Tensor],
 ) -> tuple[float, int, int, int, int]:
@@ -192,18 +219,19 @@ def _aligned_states(
     `kappa`, a cell is a match where it is among the `kappa` share of the closest of its row
     (`int(kappa * T_b)`, at least one) and of its column (`int(kappa * Tq)`); without, the
     similarities less `match_threshold` are the gains. `buffers`: two float32 tensors of at
-    least Tq * Tr values, written over."""
+    least max(Tq, stack) * max(T_b, stack) values, written over."""
     threshold = settings.match_threshold
-    tq, tr = len(query_states), len(ref_states)
-    # cosine similarities of the unit states; torch's product, which keeps to the threads the
-    # process allows (numpy's BLAS would start its own)
-    sim = torch.mm(query_states, ref_states.T, out=buffers[0][: tq * tr].view(tq, tr)).numpy()
+    stack = settings.stack
+    tq, tr = max(len(query_frames) - stack + 1, 1), max(len(ref_frames) - stack + 1, 1)
+    # the frames' cosine similarities by torch, which keeps to the threads the process allows
+    # (numpy's BLAS would start its own), then the states' from them
+    frame_sim = buffers[0][: len(query_frames) * len(ref_frames)]
+    frame_sim = torch.mm(query_frames, ref_frames.T, out=frame_sim.view(len(query_frames), -1))
+    sim = buffers[1][: tq * tr].numpy().reshape(tq, tr)
+    stacked_similarities(frame_sim.numpy(), query_present, ref_present, stack, sim)
     if settings.kappa:
         row_floor = kth_largest_of_rows(sim, max(1, int(settings.kappa * tr)))
-        # the columns' on a transposed copy of the same values, so that ties stay ties
-        transposed = buffers[1][: tq * tr].numpy().reshape(tr, tq)
-        np.copyto(transposed, sim.T)
-        col_floor = kth_largest_of_rows(transposed, max(1, int(settings.kappa * tq)))
+        col_floor = kth_largest_of_columns(sim, max(1, int(settings.kappa * tq)))
         top, *ends = marked_local_path(sim, row_floor, col_floor, 1.0 - threshold, -threshold)
     else:
         found = best_local_paths(
