@@ -2,7 +2,8 @@
 
 Each row is a real `coarse_training` run of the pretraining collection (`--env pretrain`) in a
 Kedro session, on the first N works of the seeded shuffle (`training_works`, nested: the 100 are
-among the 1,000), with its own checkpoint folder so no run resumes another. Every run validates
+among the 1,000), with its own folder (`coarse_run`: checkpoints, model, history) so no run
+resumes another and none becomes the model the pretraining's alignment starts from. Every run validates
 on the same works (the manifest's `val` split, never trained on) and is tracked in MLflow.
 The curves (val mAP at each validation) and the table go to `data/08_reporting/pretrain/`.
 
@@ -63,8 +64,11 @@ def _nested(dotted: dict[str, object]) -> dict:
 
 def run_one(works: str, steps: int, validate_every: int, label: str, extra: dict) -> pd.DataFrame:
     """One coarse run on `works` training works: its history (one row per logged step)."""
-    folder = f"data/06_models/pretrain/scaling/{label}-{works}-{steps}"
+    run = f"scaling/{label}-{works}-{steps}"
+    folder = f"data/06_models/pretrain/{run}"
     dotted = {
+        # its model and history in its own folder, never the collection's coarse model
+        "coarse_run": run,
         "training_works": _value(works),
         "coarse_training.training.max_steps": steps,
         "coarse_training.training.validate_every": validate_every,
