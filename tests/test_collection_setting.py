@@ -61,3 +61,15 @@ def test_globals_or_the_command_line_move_the_parameter_and_the_data_together(pr
         catalog, params = _catalog_and_params(project, runtime)
         for name, entry in entries.items():
             assert params[name] == expected[name] and _folder(catalog, entry) == expected[name]
+
+
+def test_a_coarse_run_of_its_own_never_becomes_the_collections_coarse_model(project):
+    """`coarse_run` (benchmarks/scaling.py's runs) moves the coarse stage's outputs into a
+    subfolder; without it they stay where alignment and the fine stage read the coarse model."""
+    own, _ = _catalog_and_params(project)
+    side, _ = _catalog_and_params(project, {"coarse_run": "scaling/run-100-8000"})
+    for name in ("coarse_model", "coarse_training_history"):
+        mine, theirs = Path(own.get(name)._filepath), Path(side.get(name)._filepath)
+        assert mine.name == theirs.name and mine.parent.name == "default", (mine, theirs)
+        assert theirs.parent == mine.parent / "scaling/run-100-8000", (mine, theirs)
+    assert Path(side.get("manifest")._filepath) == Path(own.get("manifest")._filepath)
