@@ -100,6 +100,10 @@ def main() -> None:
     parser.add_argument("--stack", type=int, default=8)
     parser.add_argument("--kappa", type=float, default=0.1)
     parser.add_argument("--threshold", type=float, default=0.33)
+    parser.add_argument("--prescreen-keep", type=int, default=0, help="0: no prescreen")
+    parser.add_argument("--prescreen-factor", type=int, default=2)
+    parser.add_argument("--prescreen-stack", type=int, default=4)
+    parser.add_argument("--prescreen-kappa", type=float, default=0.1)
     parser.add_argument("--qmax-queries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)  # the run's seed: its Qmax queries
     parser.add_argument("--hop", type=float, default=5.0, help="match-start tolerance, seconds")
@@ -126,6 +130,14 @@ def main() -> None:
         stack=args.stack,
         kappa=args.kappa,
         match_threshold=args.threshold,
+        prescreen={
+            "keep": args.prescreen_keep,
+            "factor": args.prescreen_factor,
+            "stack": args.prescreen_stack,
+            "kappa": args.prescreen_kappa,
+        }
+        if args.prescreen_keep
+        else {},
     )
     started = time.perf_counter()
     scores, query_first, ref_first = align_all(chromas, pitch)
@@ -146,7 +158,8 @@ def main() -> None:
     chroma = chroma_settings(args) if args.features == "cqt" else {}
     print(
         f"{args.features} {chroma} average {args.average} stack {args.stack} "
-        f"kappa {args.kappa} threshold {args.threshold}: mAP {overall['mAP']:.3f} "
+        f"kappa {args.kappa} threshold {args.threshold} prescreen {pitch.prescreen or '-'}: "
+        f"mAP {overall['mAP']:.3f} "
         f"({overall['n_queries']} queries), "
         f"on Qmax's {on_queries['n_queries']} {on_queries['mAP']:.3f}, "
         f"starts within {args.hop:g} s {located:.3f} of {n_pairs} true pairs, "

@@ -2,6 +2,8 @@
 shortlist, on sequences built here whose answer is known: a copy, a transposed copy, a version
 with a prelude of its own, unrelated music."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -156,3 +158,35 @@ def test_bad_settings_are_named():
     with pytest.raises(TypeError):
         PitchSettings.of({"stacks": 3})
     assert not PitchSettings.of(None).enabled
+
+
+def test_a_prescreen_aligns_in_full_only_the_candidates_it_keeps():
+    query = _melody(80, seed=2)
+    versions = [torch.roll(query, 3, dims=1), torch.cat([_melody(15, seed=3), query[20:]])]
+    candidates = [_melody(80, seed=s) for s in (4, 5)] + versions + [_melody(60, seed=6)]
+    full = PitchSettings(enabled=True, stack=4, kappa=0.1)
+    screened = replace(full, prescreen={"keep": 2, "factor": 2, "stack": 2, "kappa": 0.1})
+    everyone = pitch_alignment(query, candidates, full)
+    found = pitch_alignment(query, candidates, screened)
+    # the two versions survive the coarse alignment and are aligned in full, path and all
+    for name in ("score", "query_first", "query_last", "ref_first", "ref_last"):
+        torch.testing.assert_close(getattr(found, name)[2:4], getattr(everyone, name)[2:4])
+    # the unrelated three rank below them, in the coarse alignment's order
+    assert found.score[[0, 1, 4]].max() < found.score[2:4].min()
+
+    def halved(chroma):  # each two frames' mean, an odd last frame left out
+        return chroma[: len(chroma) // 2 * 2].reshape(-1, 2, 12).mean(1)
+
+    coarse = pitch_alignment(
+        halved(query), [halved(c) for c in candidates], replace(full, stack=2, kappa=0.1)
+    ).score
+    assert torch.equal(torch.argsort(found.score[[0, 1, 4]]), torch.argsort(coarse[[0, 1, 4]]))
+    # no more candidates than it keeps: every one in full; a locating pass never screens
+    torch.testing.assert_close(
+        pitch_alignment(query, versions, screened).score, everyone.score[2:4]
+    )
+    assert replace(screened, locate={"kappa": 0.2}).locating().prescreen == {}
+    with pytest.raises(ValueError, match="prescreen takes keep, factor, stack and kappa"):
+        PitchSettings(prescreen={"keep": 5, "average_frames": 4})
+    with pytest.raises(ValueError, match="keep >= 1"):
+        PitchSettings(prescreen={"factor": 2})

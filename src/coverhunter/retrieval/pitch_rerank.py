@@ -26,7 +26,7 @@ each, on the chroma's own rate (a few frames a second), finer than the embedding
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,10 @@ class PitchSettings:
     `stack` frames a state, `kappa` the share of closest pairs kept per row and column (0:
     cosine similarities as they are), `match_threshold` the cost of a mismatch; `locate`: other
     `kappa` and `match_threshold` for a second alignment that only says where pairs match
-    (`locating`; empty: the scoring alignment's path says it)."""
+    (`locating`; empty: the scoring alignment's path says it); `prescreen`: `keep`, `factor`,
+    `stack`, `kappa` of a first, cheaper alignment of every candidate at `factor` times fewer
+    frames, after which only its `keep` best are aligned in full (`screened`; empty: every
+    candidate in full)."""
 
     enabled: bool = False
     weight: float = 0.5
@@ -78,6 +81,7 @@ class PitchSettings:
     kappa: float = 0.1
     match_threshold: float = 0.33
     locate: Mapping = field(default_factory=dict)
+    prescreen: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         if not 0.0 <= self.weight <= 1.0:
@@ -94,6 +98,14 @@ class PitchSettings:
             raise ValueError(
                 f"rerank pitch locate takes kappa and match_threshold, not {sorted(unknown)}"
             )
+        if unknown := set(self.prescreen) - {"keep", "factor", "stack", "kappa"}:
+            raise ValueError(
+                f"rerank pitch prescreen takes keep, factor, stack and kappa, not {sorted(unknown)}"
+            )
+        if self.prescreen and (
+            int(self.prescreen.get("keep", 0)) < 1 or int(self.prescreen.get("factor", 2)) < 1
+        ):
+            raise ValueError(f"rerank pitch prescreen needs keep >= 1 and factor >= 1, got {self}")
 
     @classmethod
     def of(cls, params: Mapping | None) -> PitchSettings:
@@ -106,7 +118,24 @@ class PitchSettings:
         binarisation scores better and a denser one places better (benchmarks/README.md
         section 8), hence two."""
         changed = {key: value for key, value in self.locate.items() if getattr(self, key) != value}
-        return replace(self, locate={}, **changed) if changed else None
+        # the pairs placed are few (the printed rows, or true pairs): each aligned in full
+        return replace(self, locate={}, prescreen={}, **changed) if changed else None
+
+    def screened(self) -> tuple[PitchSettings, int, int] | None:
+        """The prescreen's alignment (at `factor` times fewer frames: `stack` and `kappa` its
+        own, default half the stack and 0.1), its `factor` and how many candidates it keeps;
+        None without a prescreen."""
+        if not self.prescreen:
+            return None
+        factor = int(self.prescreen.get("factor", 2))
+        coarse = replace(
+            self,
+            average_frames=self.average_frames * factor,
+            stack=int(self.prescreen.get("stack", max(1, self.stack // factor))),
+            kappa=float(self.prescreen.get("kappa", 0.1)),
+            prescreen={},
+        )
+        return coarse, factor, int(self.prescreen["keep"])
 
     def frame_s(self, sample_rate: int, cqt_frame_rate: float) -> float:
         """Seconds between two frames of the chroma sequence: the source's hop (HPCP's
@@ -178,6 +207,9 @@ def pitch_alignment(
     sums along the diagonals of the frames' (`stacked_states`' product, with `stack` times fewer
     multiplications)."""
     assert len(candidates) > 0, "no candidates to align"
+    screening = settings.screened()
+    if screening is not None and len(candidates) > screening[2]:
+        return _screened_alignment(query, candidates, settings, *screening)
     stack = settings.stack
     query_frames = torch.nn.functional.normalize(query.float(), dim=1)
     # every candidate in the query's key and scaled to unit frames at once, then one by one
@@ -205,6 +237,45 @@ def pitch_alignment(
         ref_first=torch.tensor(ref_first, dtype=torch.long),
         ref_last=torch.tensor(ref_last, dtype=torch.long),
     )
+
+
+def _screened_alignment(
+    query: torch.Tensor,
+    candidates: Sequence[torch.Tensor],
+    settings: PitchSettings,
+    coarse: PitchSettings,
+    factor: int,
+    keep: int,
+) -> Alignment:
+    """`pitch_alignment` with a prescreen: every candidate aligned at `factor` times fewer
+    frames (`coarse`), the `keep` best of that aligned in full. The others keep their order by
+    the coarse score, scaled below the lowest full score kept (the prescreen ranked them lower),
+    and the coarse path's ends in full frames."""
+    first = pitch_alignment(
+        _fewer_frames(query, factor), [_fewer_frames(c, factor) for c in candidates], coarse
+    )
+    kept = torch.argsort(-first.score, stable=True)[:keep]
+    full = pitch_alignment(
+        query, [candidates[i] for i in kept.tolist()], replace(settings, prescreen={})
+    )
+    found = {f.name: getattr(first, f.name).clone() for f in fields(Alignment)}
+    # the others below the lowest kept, in the prescreen's order (a clamp would tie them)
+    highest_other = found["score"].max().clamp(min=1e-12)
+    found["score"] = found["score"] / highest_other * full.score.min() * (1.0 - 1e-3)
+    for name in ("query_first", "query_last", "ref_first", "ref_last"):
+        found[name] *= factor
+    for name, values in found.items():
+        values[kept] = getattr(full, name)
+    return Alignment(**found)
+
+
+def _fewer_frames(chroma: torch.Tensor, factor: int) -> torch.Tensor:
+    """`(T, 12)` -> `(max(T // factor, 1), 12)`: the mean of each run of `factor` frames (a
+    sequence shorter than that, the mean of all)."""
+    usable = max(len(chroma) // factor, 1) * factor
+    if usable > len(chroma):
+        return chroma.float().mean(0, keepdim=True)
+    return chroma[:usable].float().reshape(-1, factor, chroma.shape[1]).mean(1)
 
 
 def _aligned(
