@@ -17,7 +17,7 @@ from coverhunter.retrieval.pitch_rerank import (
     pitch_alignment_scores,
     pitch_segment_seconds,
     stacked_states,
-    transposed_to,
+    transposition_indices,
     with_pitch_scores,
 )
 from coverhunter.retrieval.rerank import Reranked
@@ -34,9 +34,10 @@ def _melody(steps: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(chroma)
 
 
-def test_transposed_to_rolls_a_candidate_back_to_the_query_key():
+def test_the_transposition_index_rolls_a_candidate_back_to_the_query_key():
     query = _melody(40, seed=0)
-    (back,) = transposed_to(query, [torch.roll(query, 5, dims=1)])
+    (shift,) = transposition_indices(query, [torch.roll(query, 5, dims=1)]).tolist()
+    back = torch.roll(torch.roll(query, 5, dims=1), shift, dims=1)
     torch.testing.assert_close(back, query)
 
 

@@ -140,9 +140,7 @@ def kth_largest_of_rows(values: np.ndarray, k: int) -> np.ndarray:
     out = np.full(rows, -np.inf, dtype=np.float32)
     if k < 1 or k > n:
         return out
-    counts = np.zeros(_BINS, dtype=np.int32)
-    bins = np.empty(n, dtype=np.int32)
-    held = np.empty(n, dtype=np.float32)
+    counts, bins, held = _selection_scratch(n)
     for i in range(rows):
         out[i] = _kth_largest(values[i], k, counts, bins, held)
     return out
@@ -157,9 +155,7 @@ def kth_largest_of_columns(values: np.ndarray, k: int) -> np.ndarray:
     out = np.full(columns, -np.inf, dtype=np.float32)
     if k < 1 or k > n:
         return out
-    counts = np.zeros(_BINS, dtype=np.int32)
-    bins = np.empty(n, dtype=np.int32)
-    held = np.empty(n, dtype=np.float32)
+    counts, bins, held = _selection_scratch(n)
     tile = np.empty((_TILE_COLUMNS, n), dtype=np.float32)
     for first in range(0, columns, _TILE_COLUMNS):
         width = min(_TILE_COLUMNS, columns - first)
@@ -169,6 +165,17 @@ def kth_largest_of_columns(values: np.ndarray, k: int) -> np.ndarray:
         for c in range(width):
             out[first + c] = _kth_largest(tile[c], k, counts, bins, held)
     return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _selection_scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_kth_largest`'s scratch for rows of `n` values: the bin counts (zeros), each value's
+    bin, the values of the chosen bin."""
+    return (
+        np.zeros(_BINS, dtype=np.int32),
+        np.empty(n, dtype=np.int32),
+        np.empty(n, dtype=np.float32),
+    )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

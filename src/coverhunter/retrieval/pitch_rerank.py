@@ -51,7 +51,6 @@ __all__ = [
     "pitch_alignment_scores",
     "pitch_segment_seconds",
     "stacked_states",
-    "transposed_to",
     "transposition_indices",
     "with_pitch_scores",
 ]
@@ -173,13 +172,6 @@ def transposition_indices(query: torch.Tensor, candidates: Sequence[torch.Tensor
     return (rolled @ target).argmax(0)  # (12, B) -> (B,)
 
 
-def transposed_to(query: torch.Tensor, candidates: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Each candidate `(T_b, 12)` rolled along pitch class to the query's `(Tq, 12)` key
-    (`transposition_indices`)."""
-    shifts = transposition_indices(query, candidates).tolist()
-    return [torch.roll(c.float(), k, dims=1) for c, k in zip(candidates, shifts, strict=True)]
-
-
 def stacked_states(chroma: torch.Tensor, stack: int) -> torch.Tensor:
     """`(T, 12)` -> `(max(T - stack + 1, 1), 12 * stack)` unit rows, each `stack` frames long
     (a sequence shorter than `stack` is one state of its frames, zero-filled): what the
@@ -270,12 +262,11 @@ def _screened_alignment(
 
 
 def _fewer_frames(chroma: torch.Tensor, factor: int) -> torch.Tensor:
-    """`(T, 12)` -> `(max(T // factor, 1), 12)`: the mean of each run of `factor` frames (a
-    sequence shorter than that, the mean of all)."""
-    usable = max(len(chroma) // factor, 1) * factor
-    if usable > len(chroma):
+    """`(T, 12)` -> `(max(T // factor, 1), 12)`: `averaged_frames`, and a sequence shorter than
+    `factor` frames the mean of all (one frame, not none)."""
+    if len(chroma) < factor:
         return chroma.float().mean(0, keepdim=True)
-    return chroma[:usable].float().reshape(-1, factor, chroma.shape[1]).mean(1)
+    return torch.from_numpy(averaged_frames(chroma.float().numpy(), factor))
 
 
 def _aligned(
