@@ -75,12 +75,14 @@ def test_kth_largest_of_rows_is_the_sorted_rows_kth():
     assert np.all(kth_largest_of_rows(values, 58) == -np.inf)  # fewer values than k
 
 
-def test_kth_largest_of_columns_is_that_of_the_transposes_rows():
+def test_kth_largest_of_columns_is_each_columns_kth_largest():
     rng = np.random.default_rng(10)
-    values = ((rng.uniform(-1, 1, size=(23, 70)) * 4).round() / 4).astype(np.float32)  # ties
-    for k in (1, 3, 23):  # 70 columns: two full tiles of 32 and a part
-        expected = kth_largest_of_rows(np.ascontiguousarray(values.T), k)
-        np.testing.assert_array_equal(kth_largest_of_columns(values, k), expected)
+    values = ((rng.uniform(-1, 1, size=(45, 70)) * 4).round() / 4).astype(np.float32)  # ties
+    scratch = np.full(45 * 70 + 7, np.nan, dtype=np.float32)  # larger than needed, any content
+    for k in (1, 3, 45):  # 45 rows and 70 columns: full tiles of 32 and parts in both
+        expected = np.sort(values, axis=0)[-k]
+        np.testing.assert_array_equal(kth_largest_of_columns(values, k, scratch), expected)
+    assert np.all(kth_largest_of_columns(values, 46, scratch) == -np.inf)  # fewer values than k
 
 
 @pytest.mark.parametrize(("tq", "tr", "stack"), [(30, 41, 8), (5, 20, 8), (3, 2, 8), (12, 12, 1)])

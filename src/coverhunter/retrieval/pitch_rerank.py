@@ -293,7 +293,10 @@ def _aligned(
     stacked_similarities(frame_sim.numpy(), query_present, ref_present, stack, sim)
     if settings.kappa:
         row_floor = kth_largest_of_rows(sim, max(1, int(settings.kappa * tr)))
-        col_floor = kth_largest_of_columns(sim, max(1, int(settings.kappa * tq)))
+        # the frames' buffer is free now: it takes the columns' transposed copy
+        col_floor = kth_largest_of_columns(
+            sim, max(1, int(settings.kappa * tq)), buffers[0].numpy()
+        )
         top, *ends = marked_local_path(sim, row_floor, col_floor, 1.0 - threshold, -threshold)
     else:
         found = best_local_paths(
