@@ -171,3 +171,37 @@ def test_class_count_mismatch_is_named(tmp_path):
     model = CoverHunter(CoverHunterConfig(d_model=16, n_heads=2, n_blocks=1, n_classes=5))
     with pytest.raises(ValueError, match="n_classes differ"):
         train(model, _loss(1), ToyBatches(), _config(), checkpoint_dir=tmp_path)
+
+
+def _scores(values):
+    """A validator that scores the models it is given `values` in turn (a real model's mAP
+    would need a collection; what is tested here is which model the loop keeps)."""
+    remaining = list(values)
+    return lambda model: remaining.pop(0)
+
+
+@pytest.mark.parametrize(("scores", "best_step"), [([0.9, 0.5, 0.6], 0), ([0.4, 0.5, 0.6], 6)])
+def test_a_warm_start_is_kept_when_no_step_validates_better(tmp_path, scores, best_step):
+    start = _model(0)
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    config = _config(validate_every=3, checkpoint_every=0)
+    result = train(
+        start, _loss(1), ToyBatches(), config, checkpoint_dir=tmp_path,
+        validate=_scores(scores), validate_start=True,
+    )  # fmt: skip
+    assert result.best_step == best_step and result.best_metric == max(scores)
+    assert [(h["step"], h["val/mAP"]) for h in result.history if "val/mAP" in h] == list(
+        zip([0, 3, 6], scores, strict=True)
+    )
+    kept = result.model.state_dict()
+    assert all(torch.equal(kept[k], before[k]) for k in before) == (best_step == 0)
+
+
+def test_without_validate_start_step_zero_is_not_scored(tmp_path):
+    config = _config(validate_every=3, checkpoint_every=0)
+    result = train(
+        _model(0), _loss(1), ToyBatches(), config, checkpoint_dir=tmp_path,
+        validate=_scores([0.5, 0.4]),
+    )  # fmt: skip
+    assert result.best_step == 3
+    assert [h["step"] for h in result.history if "val/mAP" in h] == [3, 6]

@@ -182,6 +182,24 @@ def _validate(
     return metric
 
 
+def _validate_start(
+    state: _State,
+    model: CoverHunter,
+    validate: Validate,
+    device: torch.device,
+    world_size: int,
+    config: TrainingConfig,
+    metric_logger: MetricLogger | None,
+) -> None:
+    """The starting model's score, at step 0: the best until a step beats it."""
+    metric = _validate(model, validate, device, world_size)
+    _update_best(state, metric, model, config.early_stopping_patience)
+    if _distributed_context()[0] == 0:
+        state.history.append({"step": 0, "val/mAP": metric})
+        if metric_logger is not None:
+            metric_logger.log_metrics({"val/mAP": metric}, step=0)
+
+
 def _update_best(state: _State, metric: float, model: CoverHunter, patience: int) -> None:
     if not math.isnan(metric) and (state.best_metric is None or metric > state.best_metric):
         state.best_metric, state.best_step = metric, state.step
@@ -307,6 +325,7 @@ def train(
     validate: Validate | None = None,
     logger: MetricLogger | None = None,
     loader: LoaderConfig | None = None,
+    validate_start: bool = False,
 ) -> TrainingResult:
     """Train ``model`` (in place) with ``loss_fn`` on ``batches`` for ``config.max_steps`` steps.
 
@@ -323,6 +342,9 @@ def train(
             ``val/mAP``) and, at start, the run's parameters. Rank 0 only.
         loader: workers, prefetch and pinning of the batch ``DataLoader`` (default: cut in this
             process, pinned on CUDA).
+        validate_start: also score the model before its first step (step 0 of the history), a
+            candidate for the best like every later one: a trained model refined on a few works
+            is returned as it came when no step improves on it by ``validate``.
 
     Returns:
         TrainingResult, its model on the CPU in eval mode.
@@ -373,6 +395,8 @@ def train(
     with torch.random.fork_rng(devices=_rng_devices(device), device_type=device.type):
         if rng_states is not None:
             _restore_rng_states(rng_states, device)
+        if validate is not None and validate_start and state.step == 0:
+            _validate_start(state, model, validate, device, world_size, config, metric_logger)
         running = _RunningMetrics()
         loaded = iter(
             batch_loader(

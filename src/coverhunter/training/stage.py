@@ -116,4 +116,6 @@ def train_stage(
         validate=validate,
         logger=MlflowMetricLogger(prefix=f"{stage}/"),
         loader=loader,
+        # a warm start is scored as it starts: refining never returns a model worse on validation
+        validate_start=init_from is not None,
     )
