@@ -613,13 +613,12 @@ def pitch_rows(features: np.ndarray, audio: np.ndarray, rate: int, args) -> list
     rng = torch.Generator().manual_seed(args.seed)
     rows = [[f"query chroma ({len(chroma)} x 12)", f"{made.median:.1f}", f"{made.cpu:.1f}"]]
     locating = settings.locating()
-    shown_rows = identify_top()
-    shown = [torch.rand(length, 12, generator=rng) for _ in range(shown_rows)]
-    located = timed(lambda: pitch_alignment(chroma, shown, locating), 3) if locating else None
-    if located is not None:  # identify places the printed rows by a second alignment
-        rows.append(
-            [f"locate the {shown_rows} printed rows", f"{located.median:.1f}", f"{located.cpu:.1f}"]
-        )
+    # identify places the answers above the decision's threshold by a second alignment (the
+    # other printed rows by the scoring path): one row for a recording it identifies
+    answer = [torch.rand(length, 12, generator=rng)]
+    located = timed(lambda: pitch_alignment(chroma, answer, locating), 3) if locating else None
+    if located is not None:
+        rows.append(["locate the answer (1 row)", f"{located.median:.1f}", f"{located.cpu:.1f}"])
     for k in args.rerank_k:
         candidates = [torch.rand(length, 12, generator=rng) for _ in range(k)]
         aligned = timed(lambda c=candidates: pitch_alignment(chroma, c, settings), 3)
@@ -635,13 +634,6 @@ def pitch_rows(features: np.ndarray, audio: np.ndarray, rate: int, args) -> list
             ]
         )
     return rows
-
-
-def identify_top() -> int:
-    """The rows `coverhunter identify` prints (`identify.top`, conf/base/parameters_inference.yml):
-    the ones its second pitch alignment places."""
-    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_inference.yml"
-    return int(yaml.safe_load(conf.read_text())["identify"]["top"])
 
 
 IDENTIFY_TIMED = """

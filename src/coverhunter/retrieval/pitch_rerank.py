@@ -117,7 +117,7 @@ class PitchSettings:
         binarisation scores better and a denser one places better (benchmarks/README.md
         section 8), hence two."""
         changed = {key: value for key, value in self.locate.items() if getattr(self, key) != value}
-        # the pairs placed are few (the printed rows, or true pairs): each aligned in full
+        # the pairs placed are few (identify's answers, or true pairs): each aligned in full
         return replace(self, locate={}, prescreen={}, **changed) if changed else None
 
     def screened(self) -> tuple[PitchSettings, int, int] | None:

@@ -81,17 +81,23 @@ def check_shipped_model(shipped_model: dict) -> dict:
 def _decision(results: pd.DataFrame, decision_calibration: dict | None, far: float) -> dict:
     """ "a version of W" or "no known work": the best work's score against the threshold fitted
     at false-accept rate `far` (evaluation/calibration.py); no threshold: no decision."""
-    fitted = (decision_calibration or {}).get("thresholds", {}).get(f"far_{far:g}")
+    threshold = _threshold(decision_calibration, far)
     best = results.iloc[0] if len(results) else None
     decision = {
         "far": far,
-        "threshold": None if fitted is None else fitted["threshold"],
+        "threshold": threshold,
         "score": None if best is None else float(best.score),
         "work_id": None if best is None else str(best.work_id),
     }
-    if fitted is None or best is None:
+    if threshold is None or best is None:
         return {**decision, "known": None}
-    return {**decision, "known": bool(best.score >= fitted["threshold"])}
+    return {**decision, "known": bool(best.score >= threshold)}
+
+
+def _threshold(decision_calibration: dict | None, far: float) -> float | None:
+    """The score threshold fitted at false-accept rate `far`; None where none was."""
+    fitted = (decision_calibration or {}).get("thresholds", {}).get(f"far_{far:g}")
+    return None if fitted is None else fitted["threshold"]
 
 
 def _query_pitch(
@@ -115,27 +121,37 @@ def _pitch_segments(
     query_chroma: torch.Tensor,
     chromas: list[torch.Tensor],
     scored: Alignment,
-    shown: np.ndarray,
+    placed: np.ndarray,
     pitch: PitchSettings,
     cqt: CQTConfig,
 ) -> dict[str, np.ndarray]:
     """Where the query matches each shortlisted recording by the pitch path (finer than the
-    sequences' hop: `Reranked.located_segments`): the scoring alignment's path, or, where
-    `pitch.locating()` asks for a second alignment, that one's for the `shown` positions alone
-    (NaN elsewhere: only the answers printed need a place)."""
+    sequences' hop: `Reranked.located_segments`): the scoring alignment's path, and where
+    `pitch.locating()` asks for a second alignment, that one's for the `placed` positions (the
+    answers that are versions: a second alignment costs as much as the first, and a place in a
+    recording that is not a version says little)."""
     frame_s = pitch.frame_s(cqt.sample_rate, cqt.frame_rate)
+    segments = pitch_segment_seconds(scored, frame_s, pitch)
     locating = pitch.locating()
-    if locating is None:
-        return pitch_segment_seconds(scored, frame_s, pitch)
-    placed = pitch_segment_seconds(
-        pitch_alignment(query_chroma, [chromas[i] for i in shown.tolist()], locating),
+    if locating is None or not len(placed):
+        return segments
+    located = pitch_segment_seconds(
+        pitch_alignment(query_chroma, [chromas[i] for i in placed.tolist()], locating),
         frame_s,
         pitch,
     )
-    out = {key: np.full(len(chromas), np.nan) for key in placed}
-    for key, seconds in placed.items():
-        out[key][shown] = seconds
-    return out
+    for key, seconds in located.items():
+        segments[key][placed] = seconds
+    return segments
+
+
+def _placed_positions(
+    shown: np.ndarray, final: np.ndarray, decision_calibration: dict | None, far: float
+) -> np.ndarray:
+    """The shown positions whose score passes the decision's threshold at `far` (versions by the
+    calibration); every shown one where there is no threshold."""
+    threshold = _threshold(decision_calibration, far)
+    return shown if threshold is None else shown[final[shown] >= threshold]
 
 
 def identify_recording(
@@ -219,7 +235,10 @@ def identify_recording(
         by_pitch = pitch_alignment(query.chroma, chromas, pitch)
         final = fuse(final, by_pitch.score, pitch.weight)
         shown = shown_positions(np.array([work_of[p] for p in shortlist]), final, identify["top"])
-        segments = _pitch_segments(query.chroma, chromas, by_pitch, shown, pitch, cqt)
+        placed = _placed_positions(
+            shown, final.numpy(), decision_calibration, identify["false_accept_rate"]
+        )
+        segments = _pitch_segments(query.chroma, chromas, by_pitch, placed, pitch, cqt)
     results = rank_works_reranked(
         shortlist,
         work_of,
