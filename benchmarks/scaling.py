@@ -39,6 +39,7 @@ REPORT = PROJECT / "data/08_reporting/pretrain"
 TABLE = REPORT / "scaling.parquet"
 CURVES = REPORT / "scaling_curves.parquet"
 REFERENCES = REPORT / "scaling_references.parquet"
+MANIFEST = PROJECT / "data/02_intermediate/pretrain/manifest.parquet"
 
 
 def _value(text: str):
@@ -62,9 +63,19 @@ def _nested(dotted: dict[str, object]) -> dict:
     return params
 
 
-def run_one(works: str, steps: int, validate_every: int, label: str, extra: dict) -> pd.DataFrame:
+def validation_works() -> int:
+    """The validation works of the pretraining manifest as it is now: every row of the table is
+    scored on them, and a grown corpus holds others (its own hash-chosen share)."""
+    manifest = pd.read_parquet(MANIFEST, columns=["work_id", "split"])
+    return int(manifest.loc[manifest.split == "val"].work_id.nunique())
+
+
+def run_one(
+    works: str, steps: int, validate_every: int, label: str, extra: dict, val_works: int
+) -> pd.DataFrame:
     """One coarse run on `works` training works: its history (one row per logged step)."""
-    run = f"scaling/{label}-{works}-{steps}"
+    # the first table's runs (100 validation works) kept their names
+    run = f"scaling/{label}-{works}-{steps}" + ("" if val_works == 100 else f"-val{val_works}")
     folder = f"data/06_models/pretrain/{run}"
     dotted = {
         # its model and history in its own folder, never the collection's coarse model
@@ -93,6 +104,7 @@ def run_one(works: str, steps: int, validate_every: int, label: str, extra: dict
         if works == "all"
         else int(works),
         steps=steps,
+        val_works=val_works,
         wall_s=time.perf_counter() - started,
     )
     return history
@@ -123,6 +135,7 @@ def references(seed: int = 42) -> pd.DataFrame:
         metrics = score_embedder(embedder.embed, tracks, settings)
         rows.append(
             {
+                "validation works": len(set(val.rows.work_id)),
                 "label": label,
                 "training works": 0,
                 "steps": 0,
@@ -140,10 +153,12 @@ def summary(curves: pd.DataFrame) -> pd.DataFrame:
     """Per run: the best and the last validation mAP, and its wall time."""
     val = curves.dropna(subset=["val/mAP"])
     rows = []
-    for (label, n_works, steps), run in val.groupby(["label", "n_works", "steps"], sort=True):
+    keys = ["val_works", "label", "n_works", "steps"]
+    for (val_works, label, n_works, steps), run in val.groupby(keys, sort=True):
         best = run.loc[run["val/mAP"].idxmax()]
         rows.append(
             {
+                "validation works": val_works,
                 "label": label,
                 "training works": n_works,
                 "steps": steps,
@@ -174,7 +189,8 @@ def main() -> None:
     extra = {key: _value(value) for key, value in extra.items()}
 
     REPORT.mkdir(parents=True, exist_ok=True)
-    curves = pd.read_parquet(CURVES) if CURVES.exists() else pd.DataFrame()
+    curves = _curves()
+    val_works = validation_works()
     for works in args.works:
         done = (
             not curves.empty
@@ -182,14 +198,15 @@ def main() -> None:
                 (curves.label == args.label)
                 & (curves.works == works)
                 & (curves.steps == args.steps)
+                & (curves.val_works == val_works)
             ).any()
         )
         if done:
             print(f"{args.label} {works} works x {args.steps} steps: already measured")
             continue
-        history = run_one(works, args.steps, args.validate_every, args.label, extra)
+        history = run_one(works, args.steps, args.validate_every, args.label, extra, val_works)
         # read again before writing: a sweep run beside this one may have added its rows
-        latest = pd.read_parquet(CURVES) if CURVES.exists() else pd.DataFrame()
+        latest = _curves()
         curves = pd.concat([latest, history], ignore_index=True)
         curves.to_parquet(CURVES)
         _report(curves)
@@ -197,6 +214,17 @@ def main() -> None:
         REFERENCES.parent.mkdir(parents=True, exist_ok=True)
         references().to_parquet(REFERENCES)
     _report(curves)
+
+
+def _curves() -> pd.DataFrame:
+    """The runs measured so far; those of the first table, before the corpus grew, were scored
+    on its 100 validation works."""
+    if not CURVES.exists():
+        return pd.DataFrame()
+    curves = pd.read_parquet(CURVES)
+    if "val_works" not in curves:
+        curves = curves.assign(val_works=100)
+    return curves.assign(val_works=curves.val_works.fillna(100).astype(int))
 
 
 def _report(curves: pd.DataFrame) -> None:
