@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from melodies import melody
 
 from coverhunter.audio.cqt import CQTConfig
 from coverhunter.pipelines.inference.nodes import _pitch_segments, _placed_positions
@@ -18,14 +19,6 @@ from coverhunter.retrieval.pitch_rerank import (
 CALIBRATION = {"thresholds": {"far_0.01": {"far": 0.01, "threshold": 0.5}}}
 
 
-def _melody(steps: int, seed: int) -> torch.Tensor:
-    rng = np.random.default_rng(seed)
-    chroma = np.full((steps, 12), 0.05, dtype=np.float32)
-    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 1.0
-    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 0.4
-    return torch.from_numpy(chroma)
-
-
 def test_the_rows_above_the_threshold_are_placed_or_every_row_without_one():
     shown = np.array([3, 0, 5])
     final = np.array([0.6, 0.1, 0.2, 0.9, 0.3, 0.45])
@@ -35,11 +28,11 @@ def test_the_rows_above_the_threshold_are_placed_or_every_row_without_one():
 
 
 def test_placed_rows_take_the_second_alignment_and_the_others_the_scoring_path():
-    query = _melody(60, seed=2)
+    query = melody(60, seed=2)
     chromas = [
-        torch.cat([_melody(15, seed=3), query[20:]]),  # a version after a prelude
-        _melody(50, seed=4),
-        torch.cat([query[:30], _melody(20, seed=5)]),  # a version, the second half its own
+        torch.cat([melody(15, seed=3), query[20:]]),  # a version after a prelude
+        melody(50, seed=4),
+        torch.cat([query[:30], melody(20, seed=5)]),  # a version, the second half its own
     ]
     pitch = PitchSettings(
         enabled=True, stack=4, kappa=0.05, locate={"kappa": 0.2, "match_threshold": 0.2}

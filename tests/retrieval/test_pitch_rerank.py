@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from melodies import melody
 
 from coverhunter.retrieval.pitch_rerank import (
     PitchSettings,
@@ -25,35 +26,26 @@ from coverhunter.retrieval.rerank import Reranked
 SETTINGS = PitchSettings(enabled=True, stack=4, kappa=0.1, match_threshold=0.33)
 
 
-def _melody(steps: int, seed: int) -> torch.Tensor:
-    """`(steps, 12)` chroma: a random note a step, plus a weaker random note, plus a floor."""
-    rng = np.random.default_rng(seed)
-    chroma = np.full((steps, 12), 0.05, dtype=np.float32)
-    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 1.0
-    chroma[np.arange(steps), rng.integers(0, 12, steps)] += 0.4
-    return torch.from_numpy(chroma)
-
-
 def test_the_transposition_index_rolls_a_candidate_back_to_the_query_key():
-    query = _melody(40, seed=0)
+    query = melody(40, seed=0)
     (shift,) = transposition_indices(query, [torch.roll(query, 5, dims=1)]).tolist()
     back = torch.roll(torch.roll(query, 5, dims=1), shift, dims=1)
     torch.testing.assert_close(back, query)
 
 
 def test_stacked_states_are_unit_rows_of_stack_frames():
-    states = stacked_states(_melody(10, seed=1), 4)
+    states = stacked_states(melody(10, seed=1), 4)
     assert states.shape == (7, 48)
     torch.testing.assert_close(states.norm(dim=1), torch.ones(7))
-    assert stacked_states(_melody(2, seed=1), 4).shape == (1, 48)  # shorter than a state
+    assert stacked_states(melody(2, seed=1), 4).shape == (1, 48)  # shorter than a state
 
 
 def test_a_version_outscores_unrelated_music_and_a_copy_scores_in_full():
-    query = _melody(60, seed=2)
+    query = melody(60, seed=2)
     transposed_copy = torch.roll(query, 3, dims=1)
     # the query's last 40 steps after a prelude of its own, louder
-    version = torch.cat([_melody(15, seed=3), 2.0 * query[20:]])
-    unrelated = [_melody(60, seed=s) for s in (4, 5, 6)]
+    version = torch.cat([melody(15, seed=3), 2.0 * query[20:]])
+    unrelated = [melody(60, seed=s) for s in (4, 5, 6)]
     scores = pitch_alignment_scores(query, [transposed_copy, version, *unrelated], SETTINGS)
     assert scores.shape == (5,)
     assert scores[0] == pytest.approx(1.0)  # every state of the query matched
@@ -65,9 +57,9 @@ def test_a_version_outscores_unrelated_music_and_a_copy_scores_in_full():
 
 
 def test_the_pitch_path_says_where_a_version_matches():
-    query = _melody(60, seed=2)
+    query = melody(60, seed=2)
     # the query's steps 20-59 after a prelude of 15 steps of its own
-    version = torch.cat([_melody(15, seed=3), query[20:]])
+    version = torch.cat([melody(15, seed=3), query[20:]])
     found = pitch_alignment(query, [version], SETTINGS)
     # the path never starts after the shared music does; it may start before, running back
     # through the two recordings' unshared music, whose states are each other's nearest
@@ -91,8 +83,8 @@ def test_a_second_alignment_places_pairs_where_locate_asks_for_one():
     with pytest.raises(ValueError, match="locate takes kappa and match_threshold"):
         PitchSettings(locate={"stack": 4})
 
-    query = _melody(60, seed=2)
-    chromas = [query, torch.cat([_melody(15, seed=3), query[20:]]), _melody(50, seed=4)]
+    query = melody(60, seed=2)
+    chromas = [query, torch.cat([melody(15, seed=3), query[20:]]), melody(50, seed=4)]
     settings = PitchSettings(
         enabled=True, stack=4, kappa=0.05, locate={"kappa": 0.2, "match_threshold": 0.2}
     )
@@ -118,9 +110,9 @@ def test_frame_s_is_the_chroma_source_hop_times_the_frames_averaged():
 
 
 def test_with_pitch_scores_and_the_fused_distances():
-    chromas = [_melody(30, seed=10), None, None]
+    chromas = [melody(30, seed=10), None, None]
     chromas[1] = torch.roll(chromas[0], 2, dims=1)  # a version of query 0
-    chromas[2] = _melody(30, seed=11)
+    chromas[2] = melody(30, seed=11)
     # the first stage puts the unrelated recording first for query 0
     dist = torch.tensor([[0.0, 0.6, 0.2], [0.6, 0.0, 0.3], [0.2, 0.3, 0.0]])
     shortlist = torch.tensor([[2, 1], [2, 0], [0, 1]])
@@ -162,9 +154,9 @@ def test_bad_settings_are_named():
 
 
 def test_a_prescreen_aligns_in_full_only_the_candidates_it_keeps():
-    query = _melody(80, seed=2)
-    versions = [torch.roll(query, 3, dims=1), torch.cat([_melody(15, seed=3), query[20:]])]
-    candidates = [_melody(80, seed=s) for s in (4, 5)] + versions + [_melody(60, seed=6)]
+    query = melody(80, seed=2)
+    versions = [torch.roll(query, 3, dims=1), torch.cat([melody(15, seed=3), query[20:]])]
+    candidates = [melody(80, seed=s) for s in (4, 5)] + versions + [melody(60, seed=6)]
     full = PitchSettings(enabled=True, stack=4, kappa=0.1)
     screened = replace(full, prescreen={"keep": 2, "factor": 2, "stack": 2, "kappa": 0.1})
     everyone = pitch_alignment(query, candidates, full)

@@ -140,7 +140,9 @@ def kth_largest_of_rows(values: np.ndarray, k: int) -> np.ndarray:
     out = np.full(rows, -np.inf, dtype=np.float32)
     if k < 1 or k > n:
         return out
-    counts, bins, held = _selection_scratch(n)
+    counts = np.zeros(_BINS, dtype=np.int32)
+    bins = np.empty(n, dtype=np.int32)
+    held = np.empty(n, dtype=np.float32)
     for i in range(rows):
         out[i] = _kth_largest(values[i], k, counts, bins, held)
     return out
@@ -163,17 +165,6 @@ def kth_largest_of_columns(values: np.ndarray, k: int, scratch: np.ndarray) -> n
                 for i in range(first_row, last_row):
                     transposed[c, i] = values[i, c]
     return kth_largest_of_rows(transposed, k)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _selection_scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_kth_largest`'s scratch for rows of `n` values: the bin counts (zeros), each value's
-    bin, the values of the chosen bin."""
-    return (
-        np.zeros(_BINS, dtype=np.int32),
-        np.empty(n, dtype=np.int32),
-        np.empty(n, dtype=np.float32),
-    )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -187,6 +187,7 @@ def _validate_start(
     model: CoverHunter,
     validate: Validate,
     device: torch.device,
+    rank: int,
     world_size: int,
     config: TrainingConfig,
     metric_logger: MetricLogger | None,
@@ -194,7 +195,7 @@ def _validate_start(
     """The starting model's score, at step 0: the best until a step beats it."""
     metric = _validate(model, validate, device, world_size)
     _update_best(state, metric, model, config.early_stopping_patience)
-    if _distributed_context()[0] == 0:
+    if rank == 0:
         state.history.append({"step": 0, "val/mAP": metric})
         if metric_logger is not None:
             metric_logger.log_metrics({"val/mAP": metric}, step=0)
@@ -396,7 +397,7 @@ def train(
         if rng_states is not None:
             _restore_rng_states(rng_states, device)
         if validate is not None and validate_start and state.step == 0:
-            _validate_start(state, model, validate, device, world_size, config, metric_logger)
+            _validate_start(state, model, validate, device, rank, world_size, config, metric_logger)
         running = _RunningMetrics()
         loaded = iter(
             batch_loader(
