@@ -18,10 +18,12 @@ import torch
 
 from coverhunter.data.batches import BatchSource
 from coverhunter.data.loader import LoaderConfig
+from coverhunter.device import resolve_device
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
 from coverhunter.persistence.model_folder import save_model_folder
 from coverhunter.training.config import TrainingConfig
+from coverhunter.training.imprint import HEAD_INITS, imprint_head, start_row_norm, work_means
 from coverhunter.training.loop import TrainingResult, Validate, train
 from coverhunter.training.metric_logging import MlflowMetricLogger
 
@@ -91,8 +93,16 @@ def train_stage(
     init_from: CoverHunter | None = None,
     init_skip: Sequence[str] = (),
     loader: LoaderConfig | None = None,
+    head_init: str = "random",
 ) -> TrainingResult:
-    """Build the model and loss for `batches`, optionally warm-start it, and train it."""
+    """Build the model and loss for `batches`, optionally warm-start it, and train it.
+
+    `head_init` (with `init_from`): "random" draws the new classifier and centers; "imprint"
+    sets them from the start model's embeddings of each work (`training/imprint.py`)."""
+    if head_init not in HEAD_INITS:
+        raise ValueError(f"head_init={head_init!r} is not one of {HEAD_INITS}")
+    if head_init == "imprint" and init_from is None:
+        raise ValueError("head_init: imprint needs a model to start from (init: pretrained)")
     model = build_model(model_params, batches.n_classes, training.seed)
     if init_from is not None:
         untouched = warm_start(model, init_from, init_skip)
@@ -104,6 +114,12 @@ def train_stage(
         batches.class_counts,
         generator=torch.Generator().manual_seed(training.seed + 1),
     )
+    if head_init == "imprint":
+        means = work_means(model, batches, resolve_device(training.device))
+        imprint_head(model, loss_fn, means, start_row_norm(init_from))
+        logger.info(
+            "%s stage: classifier and centers imprinted from %d works", stage, len(means.neck)
+        )
     logger.info(
         "%s stage: %d works, %s parameters", stage, batches.n_classes, f"{model.num_parameters():,}"
     )

@@ -69,6 +69,7 @@ def train_coarse_model(
         validate=validate,
         init_from=start,
         init_skip=("classifier",),  # the pretrained model's classes are other works
+        head_init=coarse_training.get("head_init", "random") if start is not None else "random",
     )
     metadata = {
         "stage": "coarse",
