@@ -73,3 +73,17 @@ def test_a_coarse_run_of_its_own_never_becomes_the_collections_coarse_model(proj
         assert mine.name == theirs.name and mine.parent.name == "default", (mine, theirs)
         assert theirs.parent == mine.parent / "scaling/run-100-8000", (mine, theirs)
     assert Path(side.get("manifest")._filepath) == Path(own.get("manifest")._filepath)
+
+
+def test_a_start_model_given_on_the_command_line_replaces_the_shipped_one(project, tmp_path):
+    """`start_model` (the card's rebuild: the model the shipped one started from) moves the
+    `pretrained_model` entry alone; without it the entry is the package's shipped model."""
+    own, _ = _catalog_and_params(project)
+    other, _ = _catalog_and_params(project, {"start_model": str(tmp_path / "start")})
+    assert Path(own.get("pretrained_model")._filepath).parts[-3:] == (
+        "coverhunter",
+        "pretrained",
+        "base",
+    )
+    assert Path(other.get("pretrained_model")._filepath) == tmp_path / "start"
+    assert Path(other.get("coarse_model")._filepath) == Path(own.get("coarse_model")._filepath)
