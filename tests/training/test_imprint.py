@@ -135,3 +135,13 @@ def test_the_start_models_row_length_is_kept_and_imprint_needs_a_start(tmp_path)
             validate=None,
             head_init="copy",
         )
+
+
+def test_a_classifier_carried_over_is_kept_and_only_the_centers_are_imprinted():
+    source, model = _source(), _model(1, 4)
+    carried = model.classifier.weight.detach().clone()
+    loss_fn = CoverHunterLoss(LossConfig(), 4, 8, source.class_counts)
+    means = work_means(model, source, torch.device("cpu"))
+    imprint_head(model, loss_fn, means, row_norm=1.0, classifier=False)
+    assert torch.equal(model.classifier.weight.detach(), carried)
+    assert torch.equal(loss_fn.center.centers.detach(), means.neck)

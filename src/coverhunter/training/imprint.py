@@ -9,7 +9,8 @@ work's row of the classifier is seen once in ~1,200 steps, so the encoder is wre
 head has learned anything. Imprinted (Qi et al., "Low-shot learning with imprinted weights",
 2018), the head starts where the encoder already puts each work: a work's row of the classifier
 is the direction of the mean BN-neck vector of its recordings, as long as the start model's rows,
-and its center is that mean (of the vector the center loss sees).
+and its center is that mean (of the vector the center loss sees). The fine stage keeps the coarse
+stage's classifier (the same works) but its centers are new: those alone are imprinted.
 """
 
 from __future__ import annotations
@@ -75,11 +76,17 @@ def work_means(
 
 @torch.no_grad()
 def imprint_head(
-    model: CoverHunter, loss_fn: CoverHunterLoss, means: WorkMeans, row_norm: float
+    model: CoverHunter,
+    loss_fn: CoverHunterLoss,
+    means: WorkMeans,
+    row_norm: float,
+    classifier: bool = True,
 ) -> None:
-    """Set the classifier's rows to the works' mean neck directions scaled to `row_norm`, and the
-    center loss's centers (when it has any) to the means of the vector it pulls."""
-    if model.classifier is not None:
+    """Set the classifier's rows to the works' mean neck directions scaled to `row_norm` (unless
+    `classifier` is False: a classifier the start model carried over for the same works), and
+    the center loss's centers (when it has any) to the means of the vector it pulls (a model
+    carries no centers, so they are always new)."""
+    if classifier and model.classifier is not None:
         weight = model.classifier.weight
         weight.copy_(F.normalize(means.neck, dim=1).to(weight) * row_norm)
     if loss_fn.center is not None:

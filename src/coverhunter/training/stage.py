@@ -98,7 +98,8 @@ def train_stage(
     """Build the model and loss for `batches`, optionally warm-start it, and train it.
 
     `head_init` (with `init_from`): "random" draws the new classifier and centers; "imprint"
-    sets them from the start model's embeddings of each work (`training/imprint.py`)."""
+    sets them from the start model's embeddings of each work (`training/imprint.py`; a
+    classifier carried over from the start model is kept)."""
     if head_init not in HEAD_INITS:
         raise ValueError(f"head_init={head_init!r} is not one of {HEAD_INITS}")
     if head_init == "imprint" and init_from is None:
@@ -116,7 +117,8 @@ def train_stage(
     )
     if head_init == "imprint":
         means = work_means(model, batches, resolve_device(training.device))
-        imprint_head(model, loss_fn, means, start_row_norm(init_from))
+        fresh_classifier = "classifier.weight" in untouched
+        imprint_head(model, loss_fn, means, start_row_norm(init_from), fresh_classifier)
         logger.info(
             "%s stage: classifier and centers imprinted from %d works", stage, len(means.neck)
         )

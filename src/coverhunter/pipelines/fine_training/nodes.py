@@ -59,6 +59,9 @@ def train_fine_model(
             EmbedSettings.from_seconds(fine_training["validation"], cqt.frame_rate, target),
         ),
         init_from=coarse_model["model"] if fine_training["init"] == "coarse" else None,
+        head_init=fine_training.get("head_init", "random")
+        if fine_training["init"] == "coarse"
+        else "random",
     )
     metadata = {
         "stage": "fine",
