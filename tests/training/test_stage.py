@@ -35,3 +35,28 @@ def test_the_stage_must_ask_for_the_architecture_it_starts_from():
     check_same_architecture(start, {**SMALL, "embedding_dim": 8})  # n_classes may differ
     with pytest.raises(ValueError, match=r"d_model 32 \(the start model's: 16\).*init: scratch"):
         check_same_architecture(start, {**SMALL, "d_model": 32, "embedding_dim": 8})
+
+
+def test_a_warm_start_has_its_own_checkpoint_and_scratch_keeps_its_old_one():
+    """The fingerprint names a checkpoint: a run from another start model, or with another head,
+    must not resume it; a run from scratch names it as before warm starts were part of it."""
+    from coverhunter.training.checkpoint import run_fingerprint, start_identity
+    from coverhunter.training.config import TrainingConfig
+
+    def fingerprint(start=None):
+        return run_fingerprint(
+            {"d": 1}, {"w": 2}, TrainingConfig(max_steps=3), [1.0, 2.0], 1, start
+        )
+
+    one, other = _model(1, 5), _model(2, 5)
+    assert start_identity(one, "imprint") == start_identity(_model(1, 5), "imprint")
+    prints = {
+        fingerprint(),
+        fingerprint(start_identity(one, "random")),
+        fingerprint(start_identity(one, "imprint")),
+        fingerprint(start_identity(other, "random")),
+    }
+    assert len(prints) == 4
+    # measured with the code before warm starts entered the fingerprint: runs from scratch
+    # under way then still find their checkpoints
+    assert fingerprint() == "74cb84a6cc9a76953c23e218d8f642c7ce4e3da4f8ae3ff2ebbd3e4a5eb83fbc"

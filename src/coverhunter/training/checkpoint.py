@@ -20,7 +20,25 @@ import torch
 from coverhunter.data.atomic import replaced_atomically
 from coverhunter.training.config import RESUME_INDEPENDENT_FIELDS, TrainingConfig
 
-__all__ = ["checkpoint_path", "load_checkpoint", "run_fingerprint", "save_checkpoint"]
+__all__ = [
+    "checkpoint_path",
+    "load_checkpoint",
+    "run_fingerprint",
+    "save_checkpoint",
+    "start_identity",
+]
+
+
+def start_identity(model: torch.nn.Module, head_init: str) -> str:
+    """A warm start's part of the fingerprint: the sha256 of the start model's tensors (names,
+    shapes, values) and how the new head was made. Two runs from different models, or from
+    the same model with another head, must not resume each other's checkpoints."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return f"{digest.hexdigest()}/{head_init}"
 
 
 def run_fingerprint(
@@ -29,8 +47,11 @@ def run_fingerprint(
     training_config: TrainingConfig,
     class_counts: list[float],
     world_size: int,
+    start: str | None = None,
 ) -> str:
-    """Hex digest of what decides a run's trajectory (not max_steps, logging or device)."""
+    """Hex digest of what decides a run's trajectory (not max_steps, logging or device).
+    `start`: what a warm start starts from (`start_identity`); a run from scratch has none, so
+    its fingerprint is what it always was."""
     training = {
         k: v for k, v in training_config.to_dict().items() if k not in RESUME_INDEPENDENT_FIELDS
     }
@@ -41,6 +62,8 @@ def run_fingerprint(
         "class_counts": class_counts,
         "world_size": world_size,
     }
+    if start is not None:
+        identity["start"] = start
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 

@@ -327,6 +327,7 @@ def train(
     logger: MetricLogger | None = None,
     loader: LoaderConfig | None = None,
     validate_start: bool = False,
+    start: str | None = None,
 ) -> TrainingResult:
     """Train ``model`` (in place) with ``loss_fn`` on ``batches`` for ``config.max_steps`` steps.
 
@@ -346,6 +347,8 @@ def train(
         validate_start: also score the model before its first step (step 0 of the history), a
             candidate for the best like every later one: a trained model refined on a few works
             is returned as it came when no step improves on it by ``validate``.
+        start: what a warm start starts from (``checkpoint.start_identity``), part of the
+            checkpoint's fingerprint; None from scratch.
 
     Returns:
         TrainingResult, its model on the CPU in eval mode.
@@ -369,6 +372,7 @@ def train(
         config,
         [float(c) for c in batches.class_counts.tolist()],
         world_size,
+        start,
     )
     path = checkpoint_path(Path(checkpoint_dir), fingerprint)
     state, rng_states = _resume(path, model, loss_fn, optimizer, scaler)

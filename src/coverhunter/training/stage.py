@@ -22,6 +22,7 @@ from coverhunter.device import resolve_device
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
 from coverhunter.persistence.model_folder import save_model_folder
+from coverhunter.training.checkpoint import start_identity
 from coverhunter.training.config import TrainingConfig
 from coverhunter.training.imprint import HEAD_INITS, imprint_head, start_row_norm, work_means
 from coverhunter.training.loop import TrainingResult, Validate, train
@@ -136,4 +137,5 @@ def train_stage(
         loader=loader,
         # a warm start is scored as it starts: refining never returns a model worse on validation
         validate_start=init_from is not None,
+        start=None if init_from is None else start_identity(init_from, head_init),
     )
