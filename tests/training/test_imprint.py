@@ -11,7 +11,13 @@ from coverhunter.data.chunking import chunk_starts
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
 from coverhunter.training.config import TrainingConfig
-from coverhunter.training.imprint import imprint_head, middle_chunks, start_row_norm, work_means
+from coverhunter.training.imprint import (
+    imprint_head,
+    middle_chunks,
+    stage_head_init,
+    start_row_norm,
+    work_means,
+)
 from coverhunter.training.stage import train_stage
 
 N_BINS = 24
@@ -145,3 +151,9 @@ def test_a_classifier_carried_over_is_kept_and_only_the_centers_are_imprinted():
     imprint_head(model, loss_fn, means, row_norm=1.0, classifier=False)
     assert torch.equal(model.classifier.weight.detach(), carried)
     assert torch.equal(loss_fn.center.centers.detach(), means.neck)
+
+
+def test_a_stage_imprints_only_from_a_start():
+    assert stage_head_init("imprint", has_start=True) == "imprint"
+    assert stage_head_init("random", has_start=True) == "random"
+    assert stage_head_init("imprint", has_start=False) == "random"

@@ -205,3 +205,39 @@ def test_without_validate_start_step_zero_is_not_scored(tmp_path):
     )  # fmt: skip
     assert result.best_step == 3
     assert [h["step"] for h in result.history if "val/mAP" in h] == [3, 6]
+
+
+def test_prepare_runs_once_on_a_fresh_run_and_a_resume_takes_its_work_from_the_checkpoint(
+    tmp_path,
+):
+    calls = []
+
+    def prepare(model, loss_fn, device):
+        calls.append(device.type)
+        with torch.no_grad():  # a head set before the first step, as an imprint sets it
+            model.classifier.weight.fill_(0.25)
+
+    reference_loss = _loss(1)
+    reference = train(
+        _model(0), reference_loss, ToyBatches(), _config(), checkpoint_dir=tmp_path / "a",
+        prepare=prepare,
+    )  # fmt: skip
+    assert calls == ["cpu"]
+    unprepared = train(_model(0), _loss(1), ToyBatches(), _config(), checkpoint_dir=tmp_path / "c")
+    assert not torch.equal(unprepared.model.classifier.weight, reference.model.classifier.weight)
+
+    with pytest.raises(Killed):
+        train(
+            _model(0), _loss(1), ToyBatches(kill_at=4), _config(), checkpoint_dir=tmp_path / "b",
+            prepare=prepare,
+        )  # fmt: skip
+    assert calls == ["cpu", "cpu"]
+    resumed_loss = _loss(7)
+    resumed = train(
+        _model(5), resumed_loss, ToyBatches(), _config(), checkpoint_dir=tmp_path / "b",
+        prepare=prepare,
+    )  # fmt: skip
+    assert calls == ["cpu", "cpu"]  # the resume never re-prepares: its head is the checkpoint's
+    expected = _parameters(reference.model, reference_loss)
+    actual = _parameters(resumed.model, resumed_loss)
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)

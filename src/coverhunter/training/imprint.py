@@ -28,6 +28,12 @@ from coverhunter.model.losses import CoverHunterLoss
 HEAD_INITS = ("random", "imprint")
 
 
+def stage_head_init(requested: str, has_start: bool) -> str:
+    """The head_init a stage's parameters ask for, or "random" from scratch: a model built afresh
+    has no embeddings to imprint from, and the stage's `head_init` is documented as ignored."""
+    return requested if has_start else "random"
+
+
 @dataclass(frozen=True)
 class WorkMeans:
     neck: torch.Tensor  # (C, D) mean BN-neck vector of each work's chunks

@@ -62,6 +62,7 @@ __all__ = ["TrainingResult", "Validate", "train"]
 log = logging.getLogger(__name__)
 
 Validate = Callable[[CoverHunter], float]
+Prepare = Callable[[CoverHunter, CoverHunterLoss, torch.device], None]
 
 
 @dataclass
@@ -328,6 +329,7 @@ def train(
     loader: LoaderConfig | None = None,
     validate_start: bool = False,
     start: str | None = None,
+    prepare: Prepare | None = None,
 ) -> TrainingResult:
     """Train ``model`` (in place) with ``loss_fn`` on ``batches`` for ``config.max_steps`` steps.
 
@@ -349,6 +351,9 @@ def train(
             is returned as it came when no step improves on it by ``validate``.
         start: what a warm start starts from (``checkpoint.start_identity``), part of the
             checkpoint's fingerprint; None from scratch.
+        prepare: called as ``prepare(model, loss_fn, device)`` once, on the device, before the
+            first step of a run that starts afresh (a warm start's imprinted head); a resumed
+            run takes everything from its checkpoint and never calls it.
 
     Returns:
         TrainingResult, its model on the CPU in eval mode.
@@ -376,6 +381,9 @@ def train(
     )
     path = checkpoint_path(Path(checkpoint_dir), fingerprint)
     state, rng_states = _resume(path, model, loss_fn, optimizer, scaler)
+    if prepare is not None and state.step == 0:
+        # before DDP copies rank 0's parameters to the others, outside the step RNG's fork
+        prepare(model, loss_fn, device)
 
     module: nn.Module = _ModelWithLoss(model, loss_fn)
     if world_size > 1 and config.sync_batchnorm:

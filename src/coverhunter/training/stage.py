@@ -18,14 +18,13 @@ import torch
 
 from coverhunter.data.batches import BatchSource
 from coverhunter.data.loader import LoaderConfig
-from coverhunter.device import resolve_device
 from coverhunter.model.coverhunter import CoverHunter, CoverHunterConfig
 from coverhunter.model.losses import CoverHunterLoss, LossConfig
 from coverhunter.persistence.model_folder import save_model_folder
 from coverhunter.training.checkpoint import start_identity
 from coverhunter.training.config import TrainingConfig
 from coverhunter.training.imprint import HEAD_INITS, imprint_head, start_row_norm, work_means
-from coverhunter.training.loop import TrainingResult, Validate, train
+from coverhunter.training.loop import Prepare, TrainingResult, Validate, train
 from coverhunter.training.metric_logging import MlflowMetricLogger
 
 logger = logging.getLogger(__name__)
@@ -116,12 +115,10 @@ def train_stage(
         batches.class_counts,
         generator=torch.Generator().manual_seed(training.seed + 1),
     )
+    prepare = None
     if head_init == "imprint":
-        means = work_means(model, batches, resolve_device(training.device))
-        fresh_classifier = "classifier.weight" in untouched
-        imprint_head(model, loss_fn, means, start_row_norm(init_from), fresh_classifier)
-        logger.info(
-            "%s stage: classifier and centers imprinted from %d works", stage, len(means.neck)
+        prepare = _imprint(
+            stage, batches, start_row_norm(init_from), "classifier.weight" in untouched
         )
     logger.info(
         "%s stage: %d works, %s parameters", stage, batches.n_classes, f"{model.num_parameters():,}"
@@ -138,4 +135,20 @@ def train_stage(
         # a warm start is scored as it starts: refining never returns a model worse on validation
         validate_start=init_from is not None,
         start=None if init_from is None else start_identity(init_from, head_init),
+        prepare=prepare,
     )
+
+
+def _imprint(stage: str, batches: BatchSource, row_norm: float, classifier: bool) -> Prepare:
+    """The loop's `prepare` that imprints the head: run once when the stage starts afresh, never
+    on a resume (the checkpoint holds the trained head; 2 minutes of embedding at 48,000
+    recordings saved)."""
+
+    def prepare(model: CoverHunter, loss_fn: CoverHunterLoss, device: torch.device) -> None:
+        means = work_means(model, batches, device)
+        imprint_head(model, loss_fn, means, row_norm, classifier)
+        logger.info(
+            "%s stage: classifier and centers imprinted from %d works", stage, len(means.neck)
+        )
+
+    return prepare

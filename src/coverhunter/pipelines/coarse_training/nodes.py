@@ -16,6 +16,7 @@ from coverhunter.data.splits import sampler_config, split_rows, training_items
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, make_validator
 from coverhunter.training.config import TrainingConfig
+from coverhunter.training.imprint import stage_head_init
 from coverhunter.training.stage import check_same_architecture, log_model_artifacts, train_stage
 
 INITS = ("scratch", "pretrained")
@@ -69,7 +70,7 @@ def train_coarse_model(
         validate=validate,
         init_from=start,
         init_skip=("classifier",),  # the pretrained model's classes are other works
-        head_init=coarse_training.get("head_init", "random") if start is not None else "random",
+        head_init=stage_head_init(coarse_training.get("head_init", "random"), start is not None),
     )
     metadata = {
         "stage": "coarse",

@@ -16,6 +16,7 @@ from coverhunter.data.splits import sampler_config, split_rows, training_items
 from coverhunter.device import resolve_device
 from coverhunter.evaluation.collection import EmbedSettings, TrackSet, make_validator
 from coverhunter.training.config import TrainingConfig
+from coverhunter.training.imprint import stage_head_init
 from coverhunter.training.stage import log_model_artifacts, train_stage
 
 INITS = ("scratch", "coarse")
@@ -59,9 +60,9 @@ def train_fine_model(
             EmbedSettings.from_seconds(fine_training["validation"], cqt.frame_rate, target),
         ),
         init_from=coarse_model["model"] if fine_training["init"] == "coarse" else None,
-        head_init=fine_training.get("head_init", "random")
-        if fine_training["init"] == "coarse"
-        else "random",
+        head_init=stage_head_init(
+            fine_training.get("head_init", "random"), fine_training["init"] == "coarse"
+        ),
     )
     metadata = {
         "stage": "fine",
