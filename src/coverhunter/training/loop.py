@@ -57,7 +57,7 @@ from coverhunter.training.schedule import get_lr
 if TYPE_CHECKING:
     from coverhunter.data.batches import BatchSource
 
-__all__ = ["TrainingResult", "Validate", "train"]
+__all__ = ["Prepare", "TrainingResult", "Validate", "train"]
 
 log = logging.getLogger(__name__)
 
